@@ -1,8 +1,8 @@
 """Exceptions raised by qruntime.
 
     QRuntimeError                   every error qruntime raises on purpose
-    ├── InputError                  a user's input is wrong; the message says what and what is allowed
-    │   ├── DecodeError             a value in IBM's wire format cannot be decoded (names the field)
+    ├── InputError                  a user's input is wrong; says what, and what is allowed
+    │   ├── DecodeError             a wire-format value cannot be decoded (names the field)
     │   ├── InvalidInputsError      program inputs do not match the program's parameter spec
     │   ├── BackendNotFoundError    no backend of that name (lists the names there are)
     │   └── ProgramNotFoundError    no program of that id (lists the built-in ones)

@@ -1,0 +1,3 @@
+from qruntime.cli import main
+
+main()

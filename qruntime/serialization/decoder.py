@@ -47,6 +47,9 @@ def decode(text: str | bytes, *, root: str = "value") -> Any:
         parsed = json.loads(text)
     except ValueError as exc:  # JSONDecodeError, or bytes that are not UTF-8
         raise DecodeError(f"{root}: the text is not valid JSON ({exc})", field=root) from exc
+    tagged = "__type__" in text if isinstance(text, str) else b"__type__" in text
+    if not tagged:
+        return parsed  # plain JSON (a counts dict, a Result.to_dict()): nothing to walk
     return decode_value(parsed, root=root)
 
 

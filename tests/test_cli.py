@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from qiskit import QuantumCircuit, qasm2
+
 from qruntime.serialization import encode
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

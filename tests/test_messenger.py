@@ -6,9 +6,9 @@ import json
 
 import numpy as np
 import pytest
-from qruntime.serialization import decode
 
 from qruntime.program import UserMessenger
+from qruntime.serialization import decode
 
 
 def test_default_messenger_prints_json_like_ibms(capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from qiskit import QuantumCircuit, qasm2, qasm3
 
 from qruntime.errors import InputError
-from qruntime.serialization import decode
+from qruntime.serialization import decode_inputs
 
 
 def read_inputs(inputs_file: Path | None, circuits: list[Path], pairs: list[str]) -> dict[str, Any]:
@@ -20,10 +20,7 @@ def read_inputs(inputs_file: Path | None, circuits: list[Path], pairs: list[str]
             text = inputs_file.read_text(encoding="utf-8")
         except OSError as exc:
             raise InputError(f"cannot read inputs file {inputs_file}: {exc}", "inputs") from exc
-        loaded = decode(text)
-        if not isinstance(loaded, dict):
-            raise InputError(f"inputs file {inputs_file} must hold a JSON object", "inputs")
-        inputs.update(loaded)
+        inputs.update(decode_inputs(text))
     if circuits:
         loaded_circuits = [read_circuit(path) for path in circuits]
         inputs["circuits"] = loaded_circuits[0] if len(loaded_circuits) == 1 else loaded_circuits
@@ -43,10 +40,13 @@ def read_circuit(path: Path) -> QuantumCircuit:
         raise InputError(f"cannot read circuit file {path}: {exc}", "circuits") from exc
     try:
         if _qasm_version(source) >= 3:
-            return qasm3.loads(source)
-        return qasm2.loads(source, custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS)
+            circuit = qasm3.loads(source)
+        else:
+            circuit = qasm2.loads(source, custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS)
     except Exception as exc:  # the QASM parsers raise several unrelated types
         raise InputError(f"{path} is not a valid OpenQASM program: {exc}", "circuits") from exc
+    circuit.name = path.stem  # results name each experiment after its circuit
+    return circuit
 
 
 def _qasm_version(source: str) -> int:

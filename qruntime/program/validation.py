@@ -106,8 +106,12 @@ def _describe(error: ValidationError) -> tuple[str | None, str]:
     if error.validator == "type":
         return field, f"input '{where}' must be of type {error.validator_value}, not {value}"
     if error.validator == "enum":
-        choices = ", ".join(repr(c) for c in error.validator_value)  # type: ignore[union-attr]
-        return field, f"input '{where}' is {value}; choose one of: {choices}"
+        allowed = [c for c in error.validator_value if c is not None]  # type: ignore[union-attr]
+        choices = ", ".join(repr(c) for c in allowed)
+        # The description often says why a value is not allowed (e.g. Qiskit 2 removed it).
+        about = error.schema.get("description") if isinstance(error.schema, dict) else None
+        reason = f" ({about})" if about else ""
+        return field, f"input '{where}' is {value}; choose one of: {choices}{reason}"
     return field, f"input '{where}': {error.message}"
 
 

@@ -33,19 +33,7 @@ from qruntime.backends.configuration import PULSE_ONLY_KEYS, REQUIRED_KEYS
 from qruntime.backends.noise import DeviceNoise, restrict
 from qruntime.errors import BackendNotFoundError, InputError
 from qruntime.program.backend import ProgramBackend
-
-SIMULATOR_NAMES = [
-    "ibmq_qasm_simulator",
-    "simulator_statevector",
-    "simulator_mps",
-    "simulator_stabilizer",
-    "simulator_extended_stabilizer",
-]
-
-
-@pytest.fixture(scope="module")
-def catalogue() -> BackendCatalogue:
-    return BackendCatalogue()
+from tests.conftest import SIMULATOR_NAMES
 
 
 def assert_ibm_configuration(config: dict[str, Any]) -> None:

@@ -12,7 +12,6 @@ import base64
 import datetime
 import json
 import struct
-import time
 import zlib
 from pathlib import Path
 from typing import Any
@@ -469,7 +468,7 @@ def test_decode_inputs_accepts_text_and_parsed_params() -> None:
         decode_inputs("[1, 2]")
 
 
-def test_five_hundred_circuits_encode_and_decode_quickly() -> None:
+def test_five_hundred_circuits_round_trip() -> None:
     circuits = []
     for index in range(500):
         circuit = QuantumCircuit(3, 3)
@@ -478,12 +477,8 @@ def test_five_hundred_circuits_encode_and_decode_quickly() -> None:
         circuit.rz(0.01 * index, 2)
         circuit.measure(range(3), range(3))
         circuits.append(circuit)
-    started = time.perf_counter()
     decoded = decode_inputs(encode({"circuits": circuits}))
-    elapsed = time.perf_counter() - started
     assert decoded["circuits"] == circuits
-    # About 40 ms on a 2024 laptop; the bound only catches accidental quadratic work.
-    assert elapsed < 5.0
 
 
 # -- interoperation with the current qiskit-ibm-runtime --------------------------------------

@@ -1,0 +1,1 @@
+"""Alembic migrations of the store's schema; applied at start by :mod:`qruntime.store.migrate`."""

@@ -1,0 +1,138 @@
+"""What a job says while it runs: interim results (numbered from 0) and its log.
+
+Both take the job's row lock first (an UPDATE of a counter on the job row, or ``SELECT ... FOR
+UPDATE``), so concurrent writers of one job queue behind each other and sequence numbers come
+out gap-free and in order, on PostgreSQL as on SQLite.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from qruntime.store._base import StoreBase
+from qruntime.store.errors import LimitExceeded, NotFound
+from qruntime.store.models import InterimResultRow, JobLogChunkRow, JobRow
+from qruntime.store.records import InterimResult
+
+DEFAULT_LOG_CAP_BYTES = 1_048_576
+
+
+def truncation_mark(cap_bytes: int) -> str:
+    """The line that ends a log cut at ``cap_bytes`` bytes."""
+    return f"... [log truncated at {cap_bytes} bytes]\n"
+
+
+class JobOutput(StoreBase):
+    """Interim results and logs of jobs.
+
+    Output is accepted even after a job finished: a worker's last messages may land after a
+    cancellation, and they still belong to the job.
+    """
+
+    def add_interim_result(self, job_id: str, payload: str) -> int:
+        """Append an interim result (the JSON text as published); return its sequence number.
+
+        Raise :class:`LimitExceeded` past the store's ``max_interim_results`` per job.
+        """
+        with self._db.write() as session:
+            count = session.scalar(
+                update(JobRow)
+                .where(JobRow.id == job_id)
+                .values(interim_count=JobRow.interim_count + 1)
+                .returning(JobRow.interim_count)
+                .execution_options(synchronize_session=False)
+            )
+            if count is None:
+                raise NotFound(f"no job with id {job_id!r}")
+            cap = self.max_interim_results
+            if cap is not None and count > cap:
+                raise LimitExceeded(
+                    f"job {job_id} published more than {cap} interim results, the limit per "
+                    "job; publish fewer, larger interim results"
+                )
+            seq = count - 1
+            session.add(
+                InterimResultRow(job_id=job_id, seq=seq, payload=payload, created=self._now())
+            )
+        return seq
+
+    def interim_results(self, job_id: str, after_seq: int | None = None) -> list[InterimResult]:
+        """A job's interim results in order; only those after ``after_seq`` if given."""
+        with self._db.read() as session:
+            if session.scalar(select(JobRow.id).where(JobRow.id == job_id)) is None:
+                raise NotFound(f"no job with id {job_id!r}")
+            query = (
+                select(InterimResultRow.seq, InterimResultRow.payload)
+                .where(InterimResultRow.job_id == job_id)
+                .order_by(InterimResultRow.seq)
+            )
+            if after_seq is not None:
+                query = query.where(InterimResultRow.seq > after_seq)
+            return [InterimResult(seq, payload) for seq, payload in session.execute(query)]
+
+    def append_log(self, job_id: str, text: str, cap_bytes: int = DEFAULT_LOG_CAP_BYTES) -> bool:
+        """Append to a job's log, keeping at most its first ``cap_bytes`` bytes (UTF-8).
+
+        The write that reaches the cap keeps what fits and adds one line saying the log was
+        truncated; later writes are dropped. Return False if any of ``text`` was dropped.
+        """
+        if not text:
+            return True
+        with self._db.write() as session:
+            state = session.execute(
+                select(JobRow.log_chunks, JobRow.log_bytes, JobRow.log_truncated)
+                .where(JobRow.id == job_id)
+                .with_for_update()
+            ).one_or_none()
+            if state is None:
+                raise NotFound(f"no job with id {job_id!r}")
+            chunks, size, truncated = state
+            if truncated:
+                return False
+            data = text.encode("utf-8")
+            room = max(cap_bytes - size, 0)
+            if len(data) <= room:
+                piece, kept, truncated = text, len(data), False
+            else:
+                # Cut at a byte boundary without splitting a character.
+                kept_text = data[:room].decode("utf-8", errors="ignore")
+                kept = len(kept_text.encode("utf-8"))
+                ends_line = (
+                    kept_text.endswith("\n")
+                    if kept_text
+                    else self._log_ends_line(session, job_id, chunks)
+                )
+                piece = kept_text + ("" if ends_line else "\n") + truncation_mark(cap_bytes)
+                truncated = True
+            session.add(JobLogChunkRow(job_id=job_id, seq=chunks, text=piece))
+            session.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id)
+                .values(log_chunks=chunks + 1, log_bytes=size + kept, log_truncated=truncated)
+                .execution_options(synchronize_session=False)
+            )
+            return not truncated
+
+    def job_log(self, job_id: str) -> str:
+        """A job's log so far ("" if it wrote none)."""
+        with self._db.read() as session:
+            if session.scalar(select(JobRow.id).where(JobRow.id == job_id)) is None:
+                raise NotFound(f"no job with id {job_id!r}")
+            texts = session.scalars(
+                select(JobLogChunkRow.text)
+                .where(JobLogChunkRow.job_id == job_id)
+                .order_by(JobLogChunkRow.seq)
+            )
+            return "".join(texts)
+
+    @staticmethod
+    def _log_ends_line(session: Session, job_id: str, chunks: int) -> bool:
+        if chunks == 0:
+            return True
+        last = session.scalar(
+            select(JobLogChunkRow.text).where(
+                JobLogChunkRow.job_id == job_id, JobLogChunkRow.seq == chunks - 1
+            )
+        )
+        return last is None or last.endswith("\n")

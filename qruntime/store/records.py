@@ -1,0 +1,127 @@
+"""What the store hands out: frozen records, detached from any database session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, NamedTuple
+
+from qruntime.status import JobStatus
+
+
+class Plan(StrEnum):
+    """An instance's plan: ``open`` runs simulators only, ``premium`` every backend and uploads."""
+
+    OPEN = "open"
+    PREMIUM = "premium"
+
+
+@dataclass(frozen=True)
+class User:
+    """An account. A disabled user's tokens are refused."""
+
+    id: int
+    name: str
+    is_admin: bool
+    disabled: bool
+    created: datetime
+
+
+@dataclass(frozen=True)
+class ApiTokenInfo:
+    """An API token as an operator sees it: never the token, only its first characters."""
+
+    id: int
+    user_id: int
+    prefix: str
+    created: datetime
+    revoked: datetime | None
+
+
+@dataclass(frozen=True)
+class Instance:
+    """A hub/group/project: where jobs are charged, with its plan, fair-share weight and limits."""
+
+    id: int
+    hub: str
+    group: str
+    project: str
+    plan: Plan
+    weight: float
+    max_queued: int | None
+    max_running: int | None
+
+    @property
+    def name(self) -> str:
+        """``hub/group/project``, as IBM writes an instance."""
+        return f"{self.hub}/{self.group}/{self.project}"
+
+
+@dataclass(frozen=True)
+class Program:
+    """A runtime program. ``owner_id`` is None for the built-in programs."""
+
+    id: str
+    name: str
+    source: str
+    spec: dict[str, Any]
+    description: str
+    max_execution_time: int
+    owner_id: int | None
+    is_public: bool
+    created: datetime
+    updated: datetime
+
+    @property
+    def is_builtin(self) -> bool:
+        return self.owner_id is None
+
+
+@dataclass(frozen=True)
+class Job:
+    """A job, without its result (see :meth:`Store.job_result`).
+
+    ``params`` is the JSON text the client sent, never decoded by the store.
+    """
+
+    id: str
+    program_id: str
+    instance_id: int
+    hub: str
+    group: str
+    project: str
+    backend: str
+    owner_id: int
+    params: str
+    status: JobStatus
+    reason: str | None
+    created: datetime
+    started: datetime | None
+    finished: datetime | None
+    log_level: str | None
+    tags: tuple[str, ...]
+    session_id: str | None
+    max_execution_time: int | None
+
+    @property
+    def instance_name(self) -> str:
+        return f"{self.hub}/{self.group}/{self.project}"
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """A job's outcome: ``result`` of a completed job, ``error`` of a failed or cancelled one."""
+
+    job_id: str
+    status: JobStatus
+    reason: str | None
+    result: str | None
+    error: str | None
+
+
+class InterimResult(NamedTuple):
+    """One interim result: its sequence number (from 0) and the payload as published."""
+
+    seq: int
+    payload: str

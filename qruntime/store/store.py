@@ -1,0 +1,72 @@
+"""``Store``: the truth of the service. Every method is one short transaction and returns
+frozen records, never objects tied to a database session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+
+from sqlalchemy.engine import URL
+
+from qruntime.store import migrate
+from qruntime.store._base import DEFAULT_MAX_INTERIM_RESULTS, Clock, utc_now
+from qruntime.store.database import Database, sqlite_url
+from qruntime.store.instances import OPEN_INSTANCE, Instances
+from qruntime.store.jobs import Jobs
+from qruntime.store.output import JobOutput
+from qruntime.store.programs import Programs
+from qruntime.store.records import Plan
+from qruntime.store.users import Users
+
+
+class Store(Users, Instances, Programs, Jobs, JobOutput):
+    """Users and tokens, instances, programs, jobs and their output, in SQLite or PostgreSQL.
+
+    Open one with :meth:`open`; it is safe to share between threads.
+    """
+
+    @classmethod
+    def open(
+        cls,
+        url: str | URL,
+        *,
+        clock: Clock = utc_now,
+        max_interim_results: int | None = DEFAULT_MAX_INTERIM_RESULTS,
+    ) -> Store:
+        """Connect, bring the schema to the newest revision, and make sure the instance
+        ``ibm-q/open/main`` exists (plan ``open``).
+
+        ``url`` is a SQLAlchemy URL: ``sqlite:////path/qruntime.db`` or
+        ``postgresql+psycopg://user@host:5432/db`` (``postgresql://`` means the same).
+        Several processes may open one database at the same moment.
+        """
+        database = Database(url)
+        try:
+            migrate.upgrade(database)
+            store = cls(database, clock=clock, max_interim_results=max_interim_results)
+            if store.get_instance(*OPEN_INSTANCE) is None:
+                store.ensure_instance(*OPEN_INSTANCE, plan=Plan.OPEN)
+        except BaseException:
+            database.dispose()
+            raise
+        return store
+
+    @classmethod
+    def open_in(cls, data_dir: Path, *, clock: Clock = utc_now) -> Store:
+        """Open the default SQLite store of a data directory (``DIR/qruntime.db``)."""
+        return cls.open(sqlite_url(data_dir), clock=clock)
+
+    def close(self) -> None:
+        """Close the database connections."""
+        self._db.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -7,7 +7,6 @@ decoded too. What works here therefore works through the service.
 
 from __future__ import annotations
 
-import traceback
 import types
 import uuid
 from collections.abc import Callable, Mapping
@@ -15,12 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from qruntime.backends import BackendCatalogue, default_catalogue
-from qruntime.errors import InputError, ProgramFailedError, QRuntimeError
+from qruntime.execution.invocation import check_backend_requirements, invoke
 from qruntime.program import (
     LoadedProgram,
-    ProgramBackend,
     ProgramMetadata,
-    UserMessenger,
     main_of,
     module_from_file,
 )
@@ -51,17 +48,6 @@ def load_program(program: str | Path | types.ModuleType) -> LoadedProgram:
         metadata = metadata_beside(path, path.stem)
         return LoadedProgram(metadata.name, main_of(module_from_file(path)), metadata)
     return builtin_program(str(program)).loaded  # raises, listing the built-in ids
-
-
-def check_backend_requirements(metadata: ProgramMetadata, backend: ProgramBackend) -> None:
-    """Refuse a backend smaller than the program's ``backend_requirements.min_num_qubits``."""
-    needed = metadata.backend_requirements.get("min_num_qubits")
-    if isinstance(needed, int) and backend.num_qubits < needed:
-        raise InputError(
-            f"program {metadata.name!r} needs a backend with at least {needed} qubits; "
-            f"{backend.name} has {backend.num_qubits}",
-            field="backend",
-        )
 
 
 def prepare_inputs(metadata: ProgramMetadata, inputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -95,29 +81,4 @@ def run_program(
         if callback is not None:
             callback(job_id, decode(text))
 
-    messenger = UserMessenger(sink=deliver)
-    try:
-        result = loaded.main(program_backend, messenger, **decoded_inputs)
-    except QRuntimeError:
-        raise
-    except Exception as exc:
-        raise ProgramFailedError(
-            f"program {loaded.program_id!r} failed: {type(exc).__name__}: {exc}",
-            traceback=_program_traceback(exc),
-        ) from exc
-    if result is None and messenger.final_result is not None:
-        return decode(messenger.final_result)
-    try:
-        encoded = encode(result)
-    except (TypeError, ValueError) as exc:
-        raise ProgramFailedError(
-            f"program {loaded.program_id!r} returned a result that cannot be encoded: {exc}"
-        ) from exc
-    return decode(encoded)
-
-
-def _program_traceback(exc: BaseException) -> str:
-    """The traceback from the program's ``main`` down; the runtime's own frame is left out."""
-    tb = exc.__traceback__
-    # The first frame is run_program's call of main: users want their program's frames only.
-    return "".join(traceback.format_exception(type(exc), exc, tb.tb_next if tb else None))
+    return decode(invoke(loaded, program_backend, decoded_inputs, deliver))

@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+import signal
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
 import pytest
 
 from qruntime.backends import BackendCatalogue
@@ -20,3 +31,98 @@ SIMULATOR_NAMES = [
 def catalogue() -> BackendCatalogue:
     """A catalogue of its own for a test module (the process-wide one stays untouched)."""
     return BackendCatalogue()
+
+
+# -- a real `qruntime serve` process --------------------------------------------------------
+
+
+@dataclass
+class LiveServer:
+    """A `qruntime serve` process on a free port of 127.0.0.1, with TLS and its data dir."""
+
+    url: str
+    data_dir: Path
+    token: str
+    """API token of a premium user (instance ``test/premium/main`` and ``ibm-q/open/main``)."""
+    open_token: str
+    """API token of a user whose only instance is ``ibm-q/open/main``."""
+    process: subprocess.Popen[str]
+    database_url: str | None
+
+    @property
+    def certfile(self) -> Path:
+        return self.data_dir / "tls" / "cert.pem"
+
+    def stop(self, kill: bool = False) -> None:
+        if self.process.poll() is None:
+            if kill:
+                self.process.kill()
+            else:
+                self.process.send_signal(signal.SIGINT)
+            self.process.wait(timeout=60)
+
+
+def qruntime_command() -> list[str]:
+    script = Path(sys.executable).parent / "qruntime"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "qruntime.cli"]
+
+
+def create_user(data_dir: Path, name: str, *instances: str, plan: str = "premium") -> str:
+    args = [*qruntime_command(), "admin", "create-user", name, "--data-dir", str(data_dir)]
+    for instance in instances:
+        args += ["--instance", instance]
+    args += ["--plan", plan]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120, check=True)
+    return done.stdout.strip().splitlines()[-1]
+
+
+def start_server(
+    data_dir: Path, *, workers: int = 2, extra: tuple[str, ...] = (), timeout: float = 180
+) -> tuple[subprocess.Popen[str], str]:
+    """Start `qruntime serve` and wait until /health answers 200; return it and its URL."""
+    command = [
+        *qruntime_command(), "serve", "--port", "0", "--data-dir", str(data_dir),
+        "--workers", str(workers), *extra,
+    ]  # fmt: skip
+    log = open(data_dir / "serve.log", "a")  # noqa: SIM115 -- the process writes it until stopped
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
+    assert process.stdout is not None
+    url = ""
+    deadline = time.monotonic() + timeout
+    for line in process.stdout:
+        if "listening on" in line:
+            url = line.split("listening on", 1)[1].strip()
+            break
+        if time.monotonic() > deadline:
+            break
+    if not url:
+        process.kill()
+        raise RuntimeError(f"qruntime serve did not start: {(data_dir / 'serve.log').read_text()}")
+    threading.Thread(target=process.stdout.read, daemon=True).start()  # keep the pipe drained
+    trust = ssl.create_default_context(cafile=str(data_dir / "tls" / "cert.pem"))
+    with httpx.Client(verify=trust, timeout=5) as client:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"qruntime serve exited: {(data_dir / 'serve.log').read_text()}")
+            try:
+                if client.get(f"{url}/health").status_code == 200:
+                    return process, url
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+    process.kill()
+    raise TimeoutError("qruntime serve did not become healthy")
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A real server for a test module, with a premium and an open-plan user."""
+    data_dir = tmp_path_factory.mktemp("qruntime-data")
+    token = create_user(data_dir, "alice", "test/premium/main", "ibm-q/open/main")
+    open_token = create_user(data_dir, "bob", "ibm-q/open/main", plan="open")
+    process, url = start_server(data_dir)
+    server = LiveServer(url, data_dir, token, open_token, process, None)
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from qruntime.cli.service import admin, serve
 from qruntime.errors import InputError, ProgramFailedError
 
 app = typer.Typer(
@@ -17,6 +18,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.command()(serve)
+app.add_typer(admin, name="admin")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 

@@ -21,9 +21,15 @@ def create_app(
     health_checks: list[HealthCheck] | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
     routers: list[Any] | None = None,
+    lifespan: Any = None,
 ) -> FastAPI:
-    """The application: error handling, body limits, ``/health``, and the given routers."""
-    app = FastAPI(title="qruntime", version=__version__, docs_url=None, redoc_url=None)
+    """The application: error handling, body limits, ``/health``, and the given routers.
+
+    ``lifespan`` starts and stops what the routes need (the worker pool, the scheduler).
+    """
+    app = FastAPI(
+        title="qruntime", version=__version__, docs_url=None, redoc_url=None, lifespan=lifespan
+    )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, limit=max_body_bytes)
     checks = list(health_checks or [])

@@ -1,0 +1,33 @@
+"""``ServiceContext``: what the API's routes work with, handed to them by ``create_app``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from qruntime.backends import BackendCatalogue
+    from qruntime.execution.events import JobEvents
+    from qruntime.settings import Settings
+    from qruntime.store import Store
+
+
+class JobQueue(Protocol):
+    """The scheduler as the routes see it."""
+
+    def job_queued(self, job_id: str) -> None:
+        """A job was stored as QUEUED: consider starting it."""
+
+    async def cancel(self, job_id: str) -> bool:
+        """Cancel a queued or running job; ``False`` if it had already finished."""
+
+
+@dataclass(frozen=True)
+class ServiceContext:
+    """The parts of one running service."""
+
+    settings: Settings
+    store: Store
+    catalogue: BackendCatalogue
+    jobs: JobQueue
+    events: JobEvents

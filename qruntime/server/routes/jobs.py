@@ -1,0 +1,214 @@
+"""``/runtime/jobs`` and ``/runtime/sessions``: submit, list, read, cancel and delete jobs.
+
+A user sees the jobs they submitted, through instances they still belong to; any other job
+answers 404, as if it did not exist. Everyone shares ``ibm-q/open/main``, so membership alone
+would show each open-plan user the inputs and results of all the others.
+"""
+
+# No ``from __future__ import annotations``: FastAPI reads the routes' annotations at run
+# time, and they name ``CallerDep``, which is local to ``router``.
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from qruntime.execution.limits import max_execution_time
+from qruntime.server.body import json_body
+from qruntime.server.context import ServiceContext
+from qruntime.server.errors import Conflict, NotFound
+from qruntime.server.routes.access import default_instance, instance_named, job_not_found
+from qruntime.server.routes.auth import Authenticated, Caller
+from qruntime.server.routes.blocking import blocking
+from qruntime.server.routes.checks import JobChecks
+from qruntime.server.routes.submission import job_request
+from qruntime.server.routes.views import job_json, job_metrics_json
+from qruntime.status import JobStatus
+from qruntime.store import Store
+from qruntime.store.instances import parse_instance
+from qruntime.store.records import Job, User
+
+MAX_PAGE = 200
+"""The most jobs one page holds; clients page on with ``offset`` until ``count``."""
+
+DEFAULT_PAGE = 10
+
+
+def router(context: ServiceContext) -> APIRouter:
+    """The ``/runtime/jobs`` and ``/runtime/sessions`` routes."""
+    jobs = APIRouter(prefix="/runtime")
+    store = context.store
+    checks = JobChecks(context)
+    CallerDep = Annotated[Caller, Depends(Authenticated(store))]
+
+    async def visible(job_id: str, user: User) -> Job:
+        return await visible_job(store, job_id, user)
+
+    @jobs.post("/jobs")
+    async def submit(caller: CallerDep, request: Request) -> JSONResponse:
+        """Run a program: 200 ``{"id", "backend"}`` once the job is stored as QUEUED."""
+        wanted = job_request(await json_body(request))
+        user = caller.user
+        instances = await blocking(store.instances_of, user.id)
+        instance = (
+            instance_named(instances, *wanted.instance)
+            if wanted.instance
+            else default_instance(instances)
+        )
+        program = await checks.program(wanted.program_id, user)
+        backend = await checks.backend(wanted.backend, instance, program)
+        await checks.inputs(program, wanted.params)
+        job = await blocking(
+            store.create_job,
+            program_id=program.id,
+            instance_id=instance.id,
+            backend=backend.name,
+            owner_id=user.id,
+            params=wanted.params_text,
+            log_level=wanted.log_level,
+            tags=wanted.tags,
+            session_id=wanted.session_id,
+            start_session=wanted.start_session,
+            max_execution_time=max_execution_time(
+                program.max_execution_time,
+                instance.plan.value,
+                backend.simulator,
+                program.is_public,
+                requested=wanted.max_execution_time,
+            ),
+        )
+        context.jobs.job_queued(job.id)
+        return JSONResponse({"id": job.id, "backend": job.backend})
+
+    @jobs.get("/jobs")
+    async def list_jobs(
+        caller: CallerDep,
+        limit: Annotated[int, Query(ge=0)] = DEFAULT_PAGE,
+        offset: Annotated[int, Query(ge=0)] = 0,
+        pending: bool | None = None,
+        program: str | None = None,
+        provider: str | None = None,
+        backend: str | None = None,
+        tags: Annotated[list[str] | None, Query()] = None,
+        session_id: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        sort: str = "DESC",
+    ) -> dict[str, Any]:
+        """``{"jobs": [...], "count": exact total}``: the caller's jobs, newest first."""
+        instances = await blocking(store.instances_of, caller.user.id)
+        if provider:
+            instances = [instance_named(instances, *parse_instance(provider))]
+        page, total = await blocking(
+            store.list_jobs,
+            instance_ids=[instance.id for instance in instances],
+            owner_id=caller.user.id,
+            pending=pending,
+            program_id=program or None,
+            backend=backend or None,
+            tags=tags or None,
+            session_id=session_id or None,
+            created_after=utc(created_after),
+            created_before=utc(created_before),
+            limit=min(limit, MAX_PAGE),
+            offset=offset,
+            descending=sort.upper() != "ASC",
+        )
+        return {"jobs": [job_json(job) for job in page], "count": total}
+
+    @jobs.get("/jobs/{job_id}")
+    async def get_job(caller: CallerDep, job_id: str) -> dict[str, Any]:
+        """The job, with ``status`` and ``state: {status, reason}``."""
+        return job_json(await visible(job_id, caller.user))
+
+    @jobs.get("/jobs/{job_id}/results")
+    async def results(caller: CallerDep, job_id: str) -> Response:
+        """204 while the job runs; then its result (completed) or error text (otherwise)."""
+        job = await visible(job_id, caller.user)
+        outcome = await blocking(store.job_result, job.id)
+        if not outcome.status.is_terminal():
+            return Response(status_code=204)
+        if outcome.status is JobStatus.COMPLETED:
+            return Response(outcome.result or "null", media_type="application/json")
+        text = outcome.error or outcome.reason or f"Job {job.id} was {outcome.status.lower()}."
+        return PlainTextResponse(text)
+
+    @jobs.get("/jobs/{job_id}/interim_results")
+    async def interim_results(caller: CallerDep, job_id: str) -> list[str]:
+        """Every interim result as published (JSON text), newest first."""
+        job = await visible(job_id, caller.user)
+        published = await blocking(store.interim_results, job.id)
+        return [result.payload for result in reversed(published)]
+
+    @jobs.get("/jobs/{job_id}/logs")
+    async def logs(caller: CallerDep, job_id: str) -> PlainTextResponse:
+        """The job's log so far, as text."""
+        job = await visible(job_id, caller.user)
+        return PlainTextResponse(await blocking(store.job_log, job.id))
+
+    @jobs.get("/jobs/{job_id}/metrics")
+    async def metrics(caller: CallerDep, job_id: str) -> dict[str, Any]:
+        """When the job was created, started and finished."""
+        return job_metrics_json(await visible(job_id, caller.user))
+
+    @jobs.post("/jobs/{job_id}/cancel", status_code=204)
+    async def cancel(caller: CallerDep, job_id: str) -> Response:
+        """Cancel a queued or running job; 409 if it has finished."""
+        job = await visible(job_id, caller.user)
+        if job.status.is_terminal():
+            raise already_finished(job.id, job.status)
+        if not await context.jobs.cancel(job.id):
+            job = await blocking(store.get_job, job.id)
+            raise already_finished(job.id, job.status)
+        return Response(status_code=204)
+
+    @jobs.delete("/jobs/{job_id}", status_code=204)
+    async def delete_job(caller: CallerDep, job_id: str) -> Response:
+        """Delete the job with its results; a queued or running one is cancelled first."""
+        job = await visible(job_id, caller.user)
+        if not job.status.is_terminal():
+            await context.jobs.cancel(job.id)
+        await blocking(store.delete_job, job.id)
+        return Response(status_code=204)
+
+    @jobs.delete("/sessions/{session_id}/close", status_code=204)
+    async def close_session(caller: CallerDep, session_id: str) -> Response:
+        """End a session (qiskit-ibm-runtime 0.5+); its jobs run on. Closing twice is fine."""
+        del caller, session_id
+        return Response(status_code=204)
+
+    @jobs.post("/logout", status_code=204)
+    async def logout(caller: CallerDep) -> Response:
+        """qiskit-ibmq-provider's ``runtime.logout()``: revoke this access token."""
+        await blocking(store.revoke_access_token, caller.access_token)
+        return Response(status_code=204)
+
+    return jobs
+
+
+async def visible_job(store: Store, job_id: str, user: User) -> Job:
+    """The job, if the user submitted it in one of their instances; 404 otherwise."""
+    try:
+        job = await blocking(store.get_job, job_id)
+    except NotFound:
+        raise job_not_found(job_id) from None
+    if job.owner_id != user.id:
+        raise job_not_found(job_id)
+    instances = await blocking(store.instances_of, user.id)
+    if job.instance_id not in {instance.id for instance in instances}:
+        raise job_not_found(job_id)
+    return job
+
+
+def already_finished(job_id: str, status: JobStatus) -> Conflict:
+    return Conflict(
+        f"Job {job_id} cannot be cancelled: it has already finished ({status.value.capitalize()})."
+    )
+
+
+def utc(moment: datetime | None) -> datetime | None:
+    """A query's timestamp in UTC; one without a zone is read as UTC, as the clients mean."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

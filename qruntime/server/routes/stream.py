@@ -1,0 +1,144 @@
+"""``wss://.../runtime/stream/jobs/{id}``: a job's interim results and final result, live.
+
+IBM's clients drop the first message after each connect as an acknowledgement, then hand every
+later one to the user's callback, and take a close with code 1000 as "the job is finished"
+(qiskit-ibm-runtime reads the status right after it). So: one ACK, the interim results stored
+so far, the live ones, the final result of a completed job, and the close only once the final
+status is stored. A reconnecting client gets everything again, from the start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from qruntime.execution.events import InterimEvent, JobEvent, Subscription
+from qruntime.server.context import ServiceContext
+from qruntime.server.errors import APIError
+from qruntime.server.routes.auth import authenticate
+from qruntime.server.routes.blocking import blocking
+from qruntime.server.routes.jobs import visible_job
+from qruntime.status import JobStatus
+from qruntime.store import Store
+
+STORE_CHECK_SECONDS = 5.0
+"""How long to wait for a live event before looking at the store again: events reach only the
+subscribers in the process that runs the job, so the store is the fallback that always works."""
+
+NORMAL_CLOSURE = 1000
+APPLICATION_ERROR_BASE = 4000
+"""Refusals close with 4000 + the HTTP status: 4401 bad token, 4404 no such job."""
+
+_MAX_CLOSE_REASON = 120
+
+
+def ack(job_id: str) -> str:
+    """The first message, which the clients drop; IBM's service sent this text."""
+    return f"Listening to results for job: {job_id}"
+
+
+def router(context: ServiceContext) -> APIRouter:
+    """The WebSocket route."""
+    stream = APIRouter(prefix="/runtime/stream")
+
+    @stream.websocket("/jobs/{job_id}")
+    async def job_stream(websocket: WebSocket, job_id: str) -> None:
+        """Stream a job's results; the access token comes on the upgrade request."""
+        await websocket.accept()
+        try:
+            caller = await authenticate(context.store, websocket)
+            job = await visible_job(context.store, job_id, caller.user)
+        except APIError as refusal:
+            reason = str(refusal)[:_MAX_CLOSE_REASON]
+            await websocket.close(APPLICATION_ERROR_BASE + refusal.status_code, reason)
+            return
+        with context.events.subscribe(job.id) as subscription:
+            await websocket.send_text(ack(job.id))
+            messages = job_messages(context.store, job.id, subscription)
+            if await send_until_disconnect(websocket, messages):
+                await websocket.close(NORMAL_CLOSURE)
+
+    return stream
+
+
+async def job_messages(
+    store: Store,
+    job_id: str,
+    subscription: Subscription,
+    check_seconds: float = STORE_CHECK_SECONDS,
+) -> AsyncIterator[str]:
+    """The job's interim results in order, then its final result if it completed.
+
+    ``subscription`` must be taken before this starts, so that nothing published meanwhile is
+    missed: the store is read first, and live events already read from it are skipped by their
+    sequence number. Ends once the store holds a final status.
+    """
+    sent = -1
+    events = aiter(subscription)
+    waiting: asyncio.Future[JobEvent] | None = None
+    live = True
+    try:
+        while True:
+            # The status is read before the interim results: once it is final, every interim
+            # result published before the end is already stored.
+            outcome = await blocking(store.job_result, job_id)
+            for result in await blocking(store.interim_results, job_id, sent):
+                sent = result.seq
+                yield result.payload
+            if outcome.status.is_terminal():
+                if outcome.status is JobStatus.COMPLETED and outcome.result is not None:
+                    yield outcome.result
+                return
+            while live:
+                if waiting is None:
+                    waiting = asyncio.ensure_future(anext(events))
+                done, _ = await asyncio.wait({waiting}, timeout=check_seconds)
+                if not done:
+                    break
+                finished, waiting = waiting, None
+                try:
+                    event = finished.result()
+                except StopAsyncIteration:
+                    live = False
+                    break
+                if not isinstance(event, InterimEvent) or event.seq > sent + 1:
+                    break  # the end, or a gap: the store has the whole story
+                if event.seq == sent + 1:
+                    sent = event.seq
+                    yield event.payload
+            if not live:
+                await asyncio.sleep(check_seconds)
+    finally:
+        if waiting is not None:
+            waiting.cancel()
+
+
+async def send_until_disconnect(websocket: WebSocket, messages: AsyncIterator[str]) -> bool:
+    """Send every message; False if the client went away first."""
+
+    async def send_all() -> None:
+        async for message in messages:
+            await websocket.send_text(message)
+
+    async def until_disconnect() -> None:
+        while (await websocket.receive())["type"] != "websocket.disconnect":
+            pass
+
+    sending = asyncio.ensure_future(send_all())
+    listening = asyncio.ensure_future(until_disconnect())
+    try:
+        done, _ = await asyncio.wait({sending, listening}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (sending, listening):
+            task.cancel()
+        await asyncio.gather(sending, listening, return_exceptions=True)
+    if sending not in done:
+        return False
+    failure = sending.exception()
+    if isinstance(failure, WebSocketDisconnect):
+        return False
+    if failure is not None:
+        raise failure
+    return True

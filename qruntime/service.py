@@ -1,0 +1,246 @@
+"""``Service``: one running qruntime — store, warm worker pool, scheduler and API — and the
+ways to run it: ``qruntime serve`` (:func:`serve`) and in a background thread
+(:func:`start_embedded`, behind ``RuntimeProvider.local()``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import ssl
+import threading
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from qruntime.backends import default_catalogue
+from qruntime.execution.events import JobEvents
+from qruntime.execution.pool import WorkerPool
+from qruntime.execution.scheduler import Scheduler
+from qruntime.programs import builtin_programs
+from qruntime.server.app import create_app
+from qruntime.server.context import ServiceContext
+from qruntime.server.routes import routers
+from qruntime.server.tls import ensure_self_signed
+from qruntime.settings import Settings
+from qruntime.store import Store
+from qruntime.store.records import Plan
+
+logger = logging.getLogger(__name__)
+
+LOCAL_INSTANCE = ("local", "default", "main")
+"""The premium instance of the first user a new service makes for its operator."""
+ADMIN_TOKEN_FILE = "admin-token"
+
+
+@dataclass(frozen=True)
+class FirstUser:
+    """The operator's account, made when a service starts on an empty store."""
+
+    name: str
+    token: str
+    token_file: Path
+
+
+class Service:
+    """The parts of one qruntime service, built from its settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = Store.open(settings.sqlalchemy_url)
+        self._register_builtin_programs()
+        self.first_user = self._ensure_first_user()
+        self.catalogue = default_catalogue()
+        self.events = JobEvents()
+        self.pool = WorkerPool(size=settings.workers)
+        self._pool_ready = False
+        self._pool_error: str | None = None
+        self.scheduler = Scheduler(self.store, self.pool, self.catalogue, self.events)
+        context = ServiceContext(settings, self.store, self.catalogue, self.scheduler, self.events)
+        self.app: FastAPI = create_app(
+            health_checks=[self._workers_ready, self._store_reachable],
+            routers=routers(context),
+            lifespan=self._lifespan,
+        )
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
+        warm_up = asyncio.create_task(self._start_workers())
+        try:
+            yield
+        finally:
+            warm_up.cancel()
+            await asyncio.gather(warm_up, return_exceptions=True)
+            await self.scheduler.close()
+            await self.pool.close()
+            self.store.close()
+
+    async def _start_workers(self) -> None:
+        try:
+            await self.pool.start()
+        except Exception as exc:
+            self._pool_error = f"the workers failed to start: {exc}"
+            logger.exception("the workers failed to start")
+            return
+        await self.scheduler.start()
+        self._pool_ready = True
+
+    def _workers_ready(self) -> str | None:
+        if self._pool_error:
+            return self._pool_error
+        return None if self._pool_ready else "the workers are warming up"
+
+    def _store_reachable(self) -> str | None:
+        try:
+            self.store.list_instances()
+        except Exception as exc:
+            return f"the store is not reachable: {exc}"
+        return None
+
+    def _register_builtin_programs(self) -> None:
+        for program_id, program in builtin_programs().items():
+            metadata = program.metadata
+            self.store.upsert_builtin_program(
+                program_id,
+                name=metadata.name,
+                source=program.source,
+                spec=metadata.spec,
+                description=metadata.description,
+                max_execution_time=metadata.max_execution_time,
+            )
+
+    def _ensure_first_user(self) -> FirstUser | None:
+        if self.store.list_users():
+            return None
+        user, token = self.store.create_user("admin", is_admin=True)
+        local = self.store.ensure_instance(*LOCAL_INSTANCE, plan=Plan.PREMIUM)
+        self.store.add_membership(user.id, local.id)
+        open_main = self.store.get_instance("ibm-q", "open", "main")
+        if open_main is not None:
+            self.store.add_membership(user.id, open_main.id)
+        path = self.settings.data_dir / ADMIN_TOKEN_FILE
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(token + "\n")
+        return FirstUser(user.name, token, path)
+
+
+def tls_files(settings: Settings) -> tuple[Path, Path] | None:
+    """The certificate and key to serve with: given ones, the data dir's, or none (no TLS)."""
+    if not settings.tls:
+        return None
+    if settings.certfile and settings.keyfile:
+        return settings.certfile, settings.keyfile
+    files = ensure_self_signed(settings.tls_dir)
+    return files.certfile, files.keyfile
+
+
+def bind(settings: Settings) -> socket.socket:
+    """Listen on the settings' address (port 0: any free port) before the app starts."""
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    return socket.create_server((settings.host, settings.port), family=family, backlog=2048)
+
+
+def url_of(settings: Settings, sock: socket.socket) -> str:
+    host = settings.host if ":" not in settings.host else f"[{settings.host}]"
+    scheme = "https" if settings.tls else "http"
+    return f"{scheme}://{host}:{sock.getsockname()[1]}"
+
+
+def uvicorn_server(service: Service, tls: tuple[Path, Path] | None) -> uvicorn.Server:
+    config = uvicorn.Config(
+        service.app,
+        ssl_certfile=str(tls[0]) if tls else None,
+        ssl_keyfile=str(tls[1]) if tls else None,
+        log_level="warning",
+        lifespan="on",
+        ws="websockets-sansio",
+        timeout_graceful_shutdown=5,
+    )
+    return uvicorn.Server(config)
+
+
+def serve(settings: Settings, announce: Callable[[str, Service], None]) -> None:
+    """Run the service until interrupted; ``announce(url, service)`` once it listens."""
+    service = Service(settings)
+    tls = tls_files(settings)
+    sock = bind(settings)
+    server = uvicorn_server(service, tls)
+    announce(url_of(settings, sock), service)
+    server.run(sockets=[sock])
+
+
+@dataclass
+class EmbeddedService:
+    """A service running in a background thread of this process."""
+
+    url: str
+    token: str
+    data_dir: Path
+    _server: uvicorn.Server
+    _thread: threading.Thread
+
+    def close(self) -> None:
+        """Stop the service and wait for its thread."""
+        self._server.should_exit = True
+        self._thread.join(timeout=30)
+
+
+def start_embedded(data_dir: Path, *, workers: int = 1, timeout: float = 180.0) -> EmbeddedService:
+    """Start a service on 127.0.0.1 (a free port, TLS with the data dir's certificate) in a
+    background thread; return once it is healthy, with a token of its operator."""
+    settings = Settings(data_dir=data_dir, port=0, workers=workers)
+    service = Service(settings)
+    token = _operator_token(service)
+    tls = tls_files(settings)
+    sock = bind(settings)
+    server = uvicorn_server(service, tls)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="qruntime-embedded", daemon=True
+    )
+    thread.start()
+    embedded = EmbeddedService(url_of(settings, sock), token, data_dir, server, thread)
+    _wait_healthy(embedded, tls[0] if tls else None, timeout)
+    return embedded
+
+
+def _operator_token(service: Service) -> str:
+    if service.first_user is not None:
+        return service.first_user.token
+    user = service.store.user_by_name("admin")
+    if user is None:
+        user, token = service.store.create_user("admin", is_admin=True)
+        return token
+    return service.store.issue_api_token(user.id)
+
+
+def _wait_healthy(embedded: EmbeddedService, cafile: Path | None, timeout: float) -> None:
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    verify: Any = ssl.create_default_context(cafile=str(cafile)) if cafile else True
+    last = "no answer"
+    with httpx.Client(verify=verify, timeout=5) as client:
+        while time.monotonic() < deadline:
+            if not embedded._thread.is_alive():
+                raise RuntimeError("the embedded qruntime service stopped while starting")
+            try:
+                response = client.get(f"{embedded.url}/health")
+                if response.status_code == 200:
+                    return
+                last = response.text
+            except httpx.HTTPError as exc:
+                last = str(exc)
+            time.sleep(0.05)
+    embedded.close()
+    raise TimeoutError(f"the embedded qruntime service did not become healthy: {last}")

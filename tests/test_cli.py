@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from qiskit import QuantumCircuit, qasm2
 
 from qruntime.serialization import encode
@@ -157,9 +159,17 @@ def test_a_failing_program_shows_its_traceback(tmp_path: Path) -> None:
     assert "broken.py" in proc.stderr
 
 
-def test_without_local_it_says_what_to_do() -> None:
+def test_without_a_server_it_says_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as probe:  # a port that nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        url = f"https://127.0.0.1:{probe.getsockname()[1]}"
+    monkeypatch.setenv("QRUNTIME_URL", url)
+    monkeypatch.setenv("QRUNTIME_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("QRUNTIME_TOKEN", raising=False)
     proc = qruntime("run", "hello-world")
-    assert_clean_error(proc, "--local")
+    assert_clean_error(proc, f"could not connect to {url}", "qruntime serve", "--local")
 
 
 def test_lists_backends_and_programs() -> None:

@@ -33,10 +33,16 @@ from qruntime.serialization import decode_inputs, encode
 from qruntime.server.app import create_app
 from qruntime.server.context import ServiceContext
 from qruntime.server.routes import routers
+from qruntime.server.routes.stream import job_messages
 from qruntime.settings import Settings
 from qruntime.status import JobStatus
 from qruntime.store import InvalidTransition, Plan, Store
+from tests import test_store
 from tests.conftest import SIMULATOR_NAMES
+
+# The store's database fixtures: every test here runs on SQLite and on PostgreSQL.
+database_url = test_store.database_url
+postgres_database = test_store.postgres_database
 
 WAIT_S = 120.0
 """The longest a test waits for a job thread or the server; reached only when something hangs."""
@@ -216,8 +222,8 @@ PREMIUM = ("lab", "physics", "qc", Plan.PREMIUM)
 OPEN = ("ibm-q", "open", "main", Plan.OPEN)
 
 
-def open_store(tmp_path: Path) -> Store:
-    store = Store.open_in(tmp_path / "data")
+def open_store(database_url: str) -> Store:
+    store = Store.open(database_url)
     for program_id, builtin in builtin_programs().items():
         metadata = builtin.metadata
         store.upsert_builtin_program(
@@ -232,8 +238,11 @@ def open_store(tmp_path: Path) -> Store:
 
 
 @pytest.fixture
-def parts(tmp_path: Path, catalogue: BackendCatalogue) -> Iterator[tuple[ServiceContext, Any]]:
-    store = open_store(tmp_path)
+def parts(
+    tmp_path: Path, database_url: str, catalogue: BackendCatalogue
+) -> Iterator[tuple[ServiceContext, Any]]:
+    """The service's parts over a SQLite file or a PostgreSQL schema (``database_url``)."""
+    store = open_store(database_url)
     events = JobEvents()
     queue = ThreadJobQueue(store, events, catalogue, tmp_path)
     settings = Settings(data_dir=tmp_path / "data")
@@ -864,7 +873,8 @@ async def live(parts: tuple[ServiceContext, Any]) -> AsyncIterator[LiveService]:
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
-    server = ThreadedServer(uvicorn.Config(app, lifespan="off", log_level="warning"))
+    config = uvicorn.Config(app, lifespan="off", log_level="warning", ws="websockets-sansio")
+    server = ThreadedServer(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
     try:
@@ -949,6 +959,23 @@ async def test_a_cancelled_job_closes_its_stream_without_a_result(live: LiveServ
         assert cancel.status_code == 204
         messages, code = await received(websocket)
     assert (messages, code) == ([], 1000)
+
+
+async def test_a_stream_follows_the_store_when_no_event_comes(service: Service) -> None:
+    """A job run by another server process: its events never reach this one's subscribers."""
+    headers = await service.login_user("ada")
+    service.queue.hold = True
+    job_id = (await submit(service, headers)).json()["id"]
+    store = service.store
+    store.transition(job_id, JobStatus.RUNNING)
+    store.add_interim_result(job_id, '{"step": 0}')
+    with service.events.subscribe(job_id) as subscription:
+        messages = job_messages(store, job_id, subscription, check_seconds=0.01)
+        assert await anext(messages) == '{"step": 0}'
+        store.add_interim_result(job_id, '{"step": 1}')
+        store.transition(job_id, JobStatus.COMPLETED, result='"done"')
+        rest = [message async for message in messages]
+    assert rest == ['{"step": 1}', '"done"']
 
 
 async def test_a_client_that_leaves_ends_its_subscription(live: LiveService) -> None:

@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from qruntime.cli.connection import CaCert, Connection, DataDir, Token, Url, VerifyFlag
+from qruntime.cli.console import err, fail, out
+from qruntime.cli.remote import job, jobs, list_programs, run_on_server, upload
 from qruntime.cli.service import admin, serve
 from qruntime.errors import InputError, ProgramFailedError
 
@@ -20,13 +22,9 @@ app = typer.Typer(
 )
 app.command()(serve)
 app.add_typer(admin, name="admin")
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(code)
+app.command()(jobs)
+app.command()(job)
+app.command()(upload)
 
 
 @app.command()
@@ -54,16 +52,29 @@ def run(
     json_output: Annotated[
         bool, typer.Option("--json", help="Print the final result as wire-format JSON.")
     ] = False,
+    url: Url = None,
+    token: Token = None,
+    verify: VerifyFlag = None,
+    cacert: CaCert = None,
+    data_dir: DataDir = None,
 ) -> None:
-    """Run a program and print its interim results as they arrive, then its final result."""
+    """Run a program and print its interim results as they arrive, then its final result.
+
+    On the server by default (the job's id is printed first); with --local, in this process.
+    """
     from qruntime.cli.inputs import read_inputs
     from qruntime.cli.output import print_interim_result, print_result
     from qruntime.local import run_program
 
-    if not local:
-        raise _fail("add --local to run the program in this process (no server given)")
     try:
         program_inputs = read_inputs(inputs, circuit or [], input_ or [])
+    except InputError as exc:
+        raise fail(str(exc)) from None
+    if not local:
+        connection = Connection.from_options(url, token, verify, cacert, data_dir)
+        run_on_server(connection, program_id, backend, program_inputs, json_output)
+        return
+    try:
         result = run_program(
             program_id,
             program_inputs,
@@ -71,10 +82,10 @@ def run(
             callback=lambda job_id, message: print_interim_result(out, message),
         )
     except InputError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     except ProgramFailedError as exc:
         err.print(exc.traceback or "", highlight=False, markup=False)
-        raise _fail(str(exc), code=1) from None
+        raise fail(str(exc), code=1) from None
     print_result(out, result, as_json=json_output)
 
 
@@ -92,10 +103,28 @@ def backends() -> None:
 
 
 @app.command()
-def programs() -> None:
-    """List the built-in programs."""
+def programs(
+    local: Annotated[
+        bool, typer.Option(help="List the built-in programs, without asking a server.")
+    ] = False,
+    url: Url = None,
+    token: Token = None,
+    verify: VerifyFlag = None,
+    cacert: CaCert = None,
+    data_dir: DataDir = None,
+) -> None:
+    """List the server's programs (the built-in ones with --local, or if no server runs here)."""
     from qruntime.programs import builtin_programs
 
+    if not local:
+        connection = Connection.from_options(url, token, verify, cacert, data_dir)
+        if connection.url_given or connection.reachable():
+            list_programs(connection)
+            return
+        err.print(
+            f"no server at {connection.url}; these are the built-in programs (--local)",
+            highlight=False,
+        )
     table = Table("id", "max execution time (s)", "description")
     for program_id, program in builtin_programs().items():
         metadata = program.metadata

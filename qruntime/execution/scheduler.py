@@ -12,6 +12,7 @@ status is stored before subscribers hear that it ended.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import logging
 from collections.abc import Callable
@@ -41,6 +42,8 @@ logger = logging.getLogger(__name__)
 
 FAIR_SHARE_WINDOW = datetime.timedelta(hours=1)
 """How far back an instance's run time counts against it."""
+QUEUE_POLL_SECONDS = 1.0
+"""How often the queue is looked at when nothing wakes the scheduler."""
 
 
 class Pool(Protocol):
@@ -137,7 +140,10 @@ class Scheduler:
 
     async def _schedule_forever(self) -> None:
         while not self._closing:
-            await self._wake.wait()
+            # Besides being woken, look at the queue now and then: jobs another API server put
+            # in a shared database, or a look that failed, are not left waiting.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=QUEUE_POLL_SECONDS)
             self._wake.clear()
             try:
                 await self._start_what_can_start()

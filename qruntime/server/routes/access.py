@@ -4,7 +4,8 @@ The rules, in IBM's terms: a user works through the hub/group/project instances 
 member of; an ``open`` instance runs simulators only and uploads no programs, a ``premium`` one
 runs every backend. A program is visible to everyone when built in or public, else only to its
 author (and admins); only the author or an admin changes it, and built-ins change never.
-What a user may not see answers 404, so that ids leak nothing.
+A job is seen by whoever submitted it, through an instance they still belong to. What a user
+may not see answers 404, so that ids leak nothing.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 
 from qruntime.backends import BackendCatalogue
 from qruntime.server.errors import Forbidden, NotFound
-from qruntime.server.routes.views import OPEN_INSTANCE
+from qruntime.store import OPEN_INSTANCE
 from qruntime.store.records import Instance, Plan, Program, User
 
 
@@ -57,6 +58,7 @@ def default_instance(instances: Sequence[Instance]) -> Instance:
 
 
 def names_of(instances: Sequence[Instance]) -> str:
+    """``hub/group/project`` of each instance, for messages."""
     return ", ".join(instance.name for instance in instances) or "none"
 
 
@@ -71,6 +73,7 @@ def may_read_source(program: Program, user: User) -> bool:
 
 
 def is_author(program: Program, user: User) -> bool:
+    """Whether ``user`` acts as the program's author: its owner, or an admin (not built-ins)."""
     return program.owner_id == user.id or (user.is_admin and not program.is_builtin)
 
 
@@ -100,8 +103,10 @@ def check_may_upload(instances: Sequence[Instance]) -> None:
 
 
 def program_not_found(program_id: str) -> NotFound:
+    """The same 404 for a program that does not exist and one the user may not see."""
     return NotFound(f"Program not found: no program {program_id!r} that you can see.")
 
 
 def job_not_found(job_id: str) -> NotFound:
+    """The same 404 for a job that does not exist and one the user may not see."""
     return NotFound(f"Job not found: no job {job_id!r} in your instances.")

@@ -58,7 +58,8 @@ class JobChecks:
                 f"{', '.join(usable_backends(self._catalogue, instance))}; or run from a "
                 "premium instance."
             )
-        needed = program.spec.get("backend_requirements", {}).get("min_num_qubits")
+        requirements = program.spec.get("backend_requirements")
+        needed = requirements.get("min_num_qubits") if isinstance(requirements, dict) else None
         if isinstance(needed, int) and info.num_qubits < needed:
             raise InputError(
                 f"Program {program.id!r} needs a backend with at least {needed} qubits; "

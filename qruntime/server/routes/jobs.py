@@ -1,4 +1,5 @@
-"""``/runtime/jobs`` and ``/runtime/sessions``: submit, list, read, cancel and delete jobs.
+"""``/runtime/jobs``, ``/runtime/sessions`` and ``/runtime/logout``: submit, list, read,
+cancel and delete jobs.
 
 A user sees the jobs they submitted, through instances they still belong to; any other job
 answers 404, as if it did not exist. Everyone shares ``ibm-q/open/main``, so membership alone
@@ -179,9 +180,11 @@ def router(context: ServiceContext) -> APIRouter:
         return Response(status_code=204)
 
     @jobs.post("/logout", status_code=204)
-    async def logout(caller: CallerDep) -> Response:
-        """qiskit-ibmq-provider's ``runtime.logout()``: revoke this access token."""
-        await blocking(store.revoke_access_token, caller.access_token)
+    async def clear_authorization_cache(caller: CallerDep) -> Response:
+        """qiskit-ibmq-provider's ``runtime.logout()``, which asked IBM's server to forget the
+        authorization it cached. The client goes on with the same access token, so it stays
+        valid; nothing is cached here, so there is nothing to forget."""
+        del caller
         return Response(status_code=204)
 
     return jobs
@@ -202,6 +205,7 @@ async def visible_job(store: Store, job_id: str, user: User) -> Job:
 
 
 def already_finished(job_id: str, status: JobStatus) -> Conflict:
+    """The 409 qiskit-ibm-runtime turns into ``RuntimeInvalidStateError``."""
     return Conflict(
         f"Job {job_id} cannot be cancelled: it has already finished ({status.value.capitalize()})."
     )

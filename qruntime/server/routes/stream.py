@@ -51,7 +51,8 @@ def router(context: ServiceContext) -> APIRouter:
             caller = await authenticate(context.store, websocket)
             job = await visible_job(context.store, job_id, caller.user)
         except APIError as refusal:
-            reason = str(refusal)[:_MAX_CLOSE_REASON]
+            # A close frame's reason holds at most 123 bytes.
+            reason = str(refusal).encode()[:_MAX_CLOSE_REASON].decode(errors="ignore")
             await websocket.close(APPLICATION_ERROR_BASE + refusal.status_code, reason)
             return
         with context.events.subscribe(job.id) as subscription:

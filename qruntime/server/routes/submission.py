@@ -122,6 +122,7 @@ def job_tags(value: Any) -> tuple[str, ...]:
 
 
 def optional_text(body: dict[str, Any], key: str) -> str | None:
+    """``body[key]`` as text; None when it is missing, null or empty."""
     value = body.get(key)
     if value is None or value == "":
         return None

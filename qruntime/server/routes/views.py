@@ -15,10 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from qruntime.status import JobStatus, api_status
+from qruntime.store import OPEN_INSTANCE
 from qruntime.store.records import Instance, Job, Program
-
-OPEN_INSTANCE = ("ibm-q", "open", "main")
-"""The instance every deployment has; IBM's clients start from the ``isDefault`` one."""
 
 
 def iso(moment: datetime) -> str:
@@ -32,7 +30,7 @@ def program_json(program: Program, *, with_data: bool) -> dict[str, Any]:
     An empty ``data`` is how IBM said "not yours": the clients raise a not-authorized error
     when asked for it.
     """
-    body: dict[str, Any] = {
+    return {
         "id": program.id,
         "name": program.name,
         "description": program.description,
@@ -43,7 +41,6 @@ def program_json(program: Program, *, with_data: bool) -> dict[str, Any]:
         "spec": program.spec,
         "data": program.source if with_data else "",
     }
-    return body
 
 
 def job_json(job: Job) -> dict[str, Any]:

@@ -170,11 +170,13 @@ def main() -> None:
             base = floor(args.jobs)
             print(f"(a) trivial job over HTTPS, {args.jobs} jobs, one client:")
             print(
-                f"    p50 {statistics.median(times) * 1e3:.1f} ms, p99 {percentile(times, 0.99) * 1e3:.1f} ms"
+                f"    p50 {statistics.median(times) * 1e3:.1f} ms, "
+                f"p99 {percentile(times, 0.99) * 1e3:.1f} ms"
                 f"  (goal p50 <= 15 ms)"
             )
             print(
-                f"    in-process floor (Aer, cached pass manager): p50 {statistics.median(base) * 1e3:.2f} ms"
+                "    in-process floor (Aer, cached pass manager): "
+                f"p50 {statistics.median(base) * 1e3:.2f} ms"
             )
             elapsed, done, failed = burst(url, token, cafile, args.burst, args.clients)
             print(

@@ -43,6 +43,8 @@ _STATUS_MAP = {
 }
 _RAN_TOO_LONG = "RAN TOO LONG"
 _POLL_FIRST, _POLL_MAX = 0.1, 2.0
+_STREAM_CHECK = 5.0
+"""Seconds between status checks while waiting on the WebSocket (a safety net)."""
 
 
 class CallableStr(str):
@@ -210,7 +212,7 @@ class RuntimeJob:
             own = stream is None
             stream = stream or self._client.job_stream(self.job_id).start()
             try:
-                if not stream.wait(_remaining(deadline)):
+                if not self._wait_stream(stream, deadline):
                     raise self._timeout(timeout)
             finally:
                 if own:
@@ -220,6 +222,19 @@ class RuntimeJob:
             if own:
                 logger.info("streaming job %s failed (%s); polling", self.job_id, stream.error)
         self._poll_until_final(deadline, timeout)
+
+    def _wait_stream(self, stream: ResultStream, deadline: float | None) -> bool:
+        """Wait for the stream to end; ``False`` on timeout. Every few seconds the job's status is
+        read too, so that a socket that stalls (a handshake never answered) cannot hang us."""
+        while True:
+            remaining = _remaining(deadline)
+            step = _STREAM_CHECK if remaining is None else min(_STREAM_CHECK, max(remaining, 0))
+            if stream.wait(step):
+                return True
+            if self.status() in FINAL_STATUSES:
+                return True
+            if remaining is not None and remaining <= step:
+                return False
 
     def _poll_until_final(self, deadline: float | None, timeout: float | None) -> None:
         interval = _POLL_FIRST

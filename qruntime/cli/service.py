@@ -15,11 +15,13 @@ admin = typer.Typer(help="Manage users and instances (works on the store directl
 
 DataDir = Annotated[
     Path | None,
-    typer.Option(help="Data directory [default: $QRUNTIME_DATA_DIR or ~/.qruntime]."),
+    typer.Option(help="Data directory \\[default: $QRUNTIME_DATA_DIR or ~/.qruntime]."),
 ]
 DatabaseUrl = Annotated[
     str | None,
-    typer.Option(help="SQLAlchemy URL of a PostgreSQL database [default: SQLite in the data dir]."),
+    typer.Option(
+        help="SQLAlchemy URL of a PostgreSQL database \\[default: SQLite in the data dir]."
+    ),
 ]
 
 
@@ -91,7 +93,7 @@ def create_user(
     ] = None,
     plan: Annotated[
         str | None,
-        typer.Option(help="Plan of instances created now: open or premium [default: premium]."),
+        typer.Option(help="Plan of instances created now: open or premium \\[default: premium]."),
     ] = None,
     is_admin: Annotated[bool, typer.Option("--admin", help="Make the user an admin.")] = False,
     data_dir: DataDir = None,

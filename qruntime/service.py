@@ -29,7 +29,7 @@ from qruntime.server.app import create_app
 from qruntime.server.context import ServiceContext
 from qruntime.server.routes import routers
 from qruntime.server.tls import ensure_self_signed
-from qruntime.settings import Settings
+from qruntime.settings import ADMIN_TOKEN_FILE, Settings
 from qruntime.store import Store
 from qruntime.store.records import Plan
 
@@ -37,7 +37,6 @@ logger = logging.getLogger(__name__)
 
 LOCAL_INSTANCE = ("local", "default", "main")
 """The premium instance of the first user a new service makes for its operator."""
-ADMIN_TOKEN_FILE = "admin-token"
 
 
 @dataclass(frozen=True)

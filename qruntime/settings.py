@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 DEFAULT_PORT = 8443
+ADMIN_TOKEN_FILE = "admin-token"
+"""Where in the data dir ``serve`` writes the API token of the first user it makes."""
 
 
 def default_data_dir() -> Path:

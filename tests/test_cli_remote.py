@@ -253,10 +253,3 @@ def test_token_and_certificate_come_from_the_data_dir(
 def test_an_untrusted_certificate_says_how_to_trust_it(live_server: LiveServer) -> None:
     proc = qruntime(*on(live_server, "jobs", "--verify"))
     assert_clean_error(proc, 2, "not trusted", "--cacert")
-
-
-def test_the_token_file_name_is_the_one_serve_writes() -> None:
-    from qruntime.cli.connection import ADMIN_TOKEN_FILE
-    from qruntime.service import ADMIN_TOKEN_FILE as SERVE_WRITES
-
-    assert ADMIN_TOKEN_FILE == SERVE_WRITES

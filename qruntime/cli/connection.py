@@ -25,7 +25,7 @@ import typer
 
 from qruntime.cli.console import fail
 from qruntime.errors import InputError
-from qruntime.settings import DEFAULT_PORT, default_data_dir
+from qruntime.settings import ADMIN_TOKEN_FILE, DEFAULT_PORT, default_data_dir
 
 # The client is imported where it is used: it loads Qiskit, which --help and --local do not need.
 if TYPE_CHECKING:
@@ -33,9 +33,6 @@ if TYPE_CHECKING:
     from qruntime.client.tls import Verify
 
 DEFAULT_URL = f"https://127.0.0.1:{DEFAULT_PORT}"
-ADMIN_TOKEN_FILE = "admin-token"
-"""The operator's token file of ``qruntime serve`` (``qruntime.service.ADMIN_TOKEN_FILE``, not
-imported from there because that loads the whole server)."""
 _PANEL = "Connection"
 _PROBE_SECONDS = 3.0
 

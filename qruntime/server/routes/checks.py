@@ -3,11 +3,14 @@ use, and inputs that decode and match the program's parameter spec."""
 
 from __future__ import annotations
 
+import datetime
+import functools
+import json
 from typing import Any
 
 from qruntime.backends import BackendInfo
 from qruntime.errors import InputError
-from qruntime.program import ProgramMetadata
+from qruntime.program import InputsValidator
 from qruntime.serialization import decode_inputs
 from qruntime.server.context import ServiceContext
 from qruntime.server.errors import Forbidden, NotFound
@@ -80,4 +83,12 @@ class JobChecks:
 def check_inputs(program: Program, params: dict[str, Any]) -> None:
     """Decode the wire-encoded ``params`` and validate them against the program's spec."""
     decoded = decode_inputs(params)
-    ProgramMetadata(name=program.name, spec=program.spec).validate_inputs(decoded)
+    schema = json.dumps((program.spec or {}).get("parameters") or {}, sort_keys=True)
+    _validator(program.id, program.updated, schema).validate(decoded)
+
+
+@functools.lru_cache(maxsize=256)
+def _validator(program_id: str, updated: datetime.datetime, schema: str) -> InputsValidator:
+    # Checking and compiling a schema costs milliseconds; a program's spec changes only with
+    # its ``updated`` time, so one validator serves all its jobs.
+    return InputsValidator(json.loads(schema))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import ssl
 import statistics
 import subprocess
 import sys
@@ -25,13 +24,13 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
 import psutil
 from qiskit import QuantumCircuit
 from qiskit.transpiler.preset_passmanagers import generate_preset_pass_manager
 
 from qruntime import RuntimeProvider
 from qruntime.backends import default_catalogue
+from qruntime.service import wait_until_healthy
 
 SIMULATOR = {"backend_name": "ibmq_qasm_simulator"}
 
@@ -69,17 +68,7 @@ def start(data_dir: Path, workers: int) -> tuple[subprocess.Popen[str], str, flo
             url = line.split("listening on", 1)[1].strip()
             break
     threading.Thread(target=process.stdout.read, daemon=True).start()
-    trust = ssl.create_default_context(cafile=str(data_dir / "tls" / "cert.pem"))
-    with httpx.Client(verify=trust) as client:
-        while True:
-            try:
-                if client.get(f"{url}/health").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None:
-                raise RuntimeError("qruntime serve exited")
-            time.sleep(0.01)
+    wait_until_healthy(url, data_dir / "tls" / "cert.pem", 300, lambda: process.poll() is None)
     return process, url, time.perf_counter() - begin
 
 

@@ -207,7 +207,11 @@ def start_embedded(data_dir: Path, *, workers: int = 1, timeout: float = 180.0) 
     )
     thread.start()
     embedded = EmbeddedService(url_of(settings, sock), token, data_dir, server, thread)
-    _wait_healthy(embedded, tls[0] if tls else None, timeout)
+    try:
+        wait_until_healthy(embedded.url, tls[0] if tls else None, timeout, thread.is_alive)
+    except (TimeoutError, RuntimeError):
+        embedded.close()
+        raise
     return embedded
 
 
@@ -221,7 +225,14 @@ def _operator_token(service: Service) -> str:
     return service.store.issue_api_token(user.id)
 
 
-def _wait_healthy(embedded: EmbeddedService, cafile: Path | None, timeout: float) -> None:
+def wait_until_healthy(
+    url: str,
+    cafile: Path | None,
+    timeout: float,
+    alive: Callable[[], bool] = lambda: True,
+) -> None:
+    """Return once ``url``/health answers 200; ``TimeoutError`` after ``timeout`` seconds,
+    ``RuntimeError`` as soon as ``alive()`` says the service stopped."""
     import time
 
     import httpx
@@ -231,15 +242,14 @@ def _wait_healthy(embedded: EmbeddedService, cafile: Path | None, timeout: float
     last = "no answer"
     with httpx.Client(verify=verify, timeout=5) as client:
         while time.monotonic() < deadline:
-            if not embedded._thread.is_alive():
-                raise RuntimeError("the embedded qruntime service stopped while starting")
+            if not alive():
+                raise RuntimeError(f"the qruntime service at {url} stopped while starting")
             try:
-                response = client.get(f"{embedded.url}/health")
+                response = client.get(f"{url}/health")
                 if response.status_code == 200:
                     return
                 last = response.text
             except httpx.HTTPError as exc:
                 last = str(exc)
             time.sleep(0.05)
-    embedded.close()
-    raise TimeoutError(f"the embedded qruntime service did not become healthy: {last}")
+    raise TimeoutError(f"the qruntime service at {url} did not become healthy: {last}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import ssl
 import subprocess
 import sys
 import threading
@@ -12,10 +11,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 from qruntime.backends import BackendCatalogue
+from qruntime.service import wait_until_healthy
 
 SIMULATOR_NAMES = [
     "ibmq_qasm_simulator",
@@ -99,19 +98,17 @@ def start_server(
         process.kill()
         raise RuntimeError(f"qruntime serve did not start: {(data_dir / 'serve.log').read_text()}")
     threading.Thread(target=process.stdout.read, daemon=True).start()  # keep the pipe drained
-    trust = ssl.create_default_context(cafile=str(data_dir / "tls" / "cert.pem"))
-    with httpx.Client(verify=trust, timeout=5) as client:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"qruntime serve exited: {(data_dir / 'serve.log').read_text()}")
-            try:
-                if client.get(f"{url}/health").status_code == 200:
-                    return process, url
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-    process.kill()
-    raise TimeoutError("qruntime serve did not become healthy")
+    try:
+        wait_until_healthy(
+            url,
+            data_dir / "tls" / "cert.pem",
+            deadline - time.monotonic(),
+            lambda: process.poll() is None,
+        )
+    except (TimeoutError, RuntimeError) as exc:
+        process.kill()
+        raise RuntimeError(f"{exc}: {(data_dir / 'serve.log').read_text()}") from exc
+    return process, url
 
 
 @pytest.fixture(scope="module")

@@ -218,11 +218,14 @@ class Scheduler:
 
     async def _execute(self, job: Job, simulator: bool) -> JobOutcome:
         program = await run_in_threadpool(self._store.get_program, job.program_id)
-        instance = await run_in_threadpool(self._store.instance, job.instance_id)
         request = JobRequest(
             job_id=job.id, program=_program_ref(program), params=job.params, backend=job.backend
         )
-        limit = _max_execution_time(program, instance, simulator, job)
+        # Submission stores the effective limit; only a job stored some other way lacks one.
+        limit = job.max_execution_time
+        if limit is None:
+            instance = await run_in_threadpool(self._store.instance, job.instance_id)
+            limit = _max_execution_time(program, instance, simulator)
 
         async def on_event(event: WorkerEvent) -> None:
             if isinstance(event, InterimResult):
@@ -273,12 +276,11 @@ def _program_ref(program: Program) -> ProgramRef:
     return ProgramRef(program_id=program.id, source=program.source, metadata=metadata)
 
 
-def _max_execution_time(program: Program, instance: Instance, simulator: bool, job: Job) -> int:
+def _max_execution_time(program: Program, instance: Instance, simulator: bool) -> int:
     plan: Literal["open", "premium"] = "premium" if instance.plan is Plan.PREMIUM else "open"
     return max_execution_time(
         program.max_execution_time,
         plan,
         simulator,
         program.is_public or program.is_builtin,
-        job.max_execution_time,
     )

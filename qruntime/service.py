@@ -24,6 +24,7 @@ from qruntime.backends import default_catalogue
 from qruntime.execution.events import JobEvents
 from qruntime.execution.pool import WorkerPool
 from qruntime.execution.scheduler import Scheduler
+from qruntime.offload import offload
 from qruntime.programs import builtin_programs
 from qruntime.server.app import create_app
 from qruntime.server.context import ServiceContext
@@ -84,7 +85,8 @@ class Service:
 
     async def _start_workers(self) -> None:
         try:
-            await self.pool.start()
+            # Meanwhile the catalogue finds the device snapshots, not the first request.
+            await asyncio.gather(self.pool.start(), offload(self.catalogue.names))
         except Exception as exc:
             self._pool_error = f"the workers failed to start: {exc}"
             logger.exception("the workers failed to start")
@@ -160,8 +162,11 @@ def uvicorn_server(service: Service, tls: tuple[Path, Path] | None) -> uvicorn.S
         ssl_certfile=str(tls[0]) if tls else None,
         ssl_keyfile=str(tls[1]) if tls else None,
         log_level="warning",
+        access_log=False,
         lifespan="on",
         ws="websockets-sansio",
+        # Results are JSON, mostly small; compressing each message costs both sides CPU.
+        ws_per_message_deflate=False,
         timeout_graceful_shutdown=5,
     )
     return uvicorn.Server(config)

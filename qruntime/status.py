@@ -28,6 +28,11 @@ class JobStatus(StrEnum):
         return other in _NEXT[self]
 
 
+JOB_STATUS_HEADER = "X-Job-Status"
+"""qruntime's answer to ``GET .../results`` carries the job's status (a :class:`JobStatus`
+value) in this header too, so that a client finding the job finished needs no second request.
+IBM's clients ignore it."""
+
 RAN_TOO_LONG = "Ran too long"
 """The reason of a job cancelled because it passed its max execution time."""
 

@@ -38,6 +38,7 @@ from qruntime.client import (
     RuntimeProgramNotFound,
     RuntimeRequestError,
 )
+from qruntime.client.listener import Listener
 from qruntime.client.rest import RuntimeRest
 from qruntime.client.stream import ResultStream, StreamOutcome
 from qruntime.server.tls import local_certificate
@@ -496,3 +497,69 @@ def test_a_stream_reconnects_and_delivers_each_message_once() -> None:
     assert stream.outcome is StreamOutcome.CLOSED
     assert received == ["1", "2", "3", '"final"']
     assert len(connections) == 2
+
+
+# -- how few requests waiting takes ----------------------------------------------------------
+
+
+def count_requests(provider: RuntimeProvider) -> list[str]:
+    """Record the path of every HTTP request the provider sends from now on."""
+    paths: list[str] = []
+    hooks = provider._session._http.event_hooks["request"]
+    hooks.append(lambda request: paths.append(request.url.path))
+    return paths
+
+
+def test_a_fresh_job_ends_on_its_websocket_without_further_requests(
+    live_server: Any,
+) -> None:
+    with RuntimeProvider(live_server.url, live_server.token, verify=certificate(live_server)) as p:
+        job = p.runtime.run("hello-world", inputs={"iterations": 2}, options=SIMULATOR)
+        paths = count_requests(p)
+        assert job.result(timeout=WAIT) == "All done!"
+        assert job.status() is JobStatus.DONE
+    assert paths == []  # the socket's close said COMPLETED, and its last message was the result
+
+
+def test_a_job_known_from_long_ago_needs_one_request_once_finished(
+    live_server: Any,
+) -> None:
+    with RuntimeProvider(live_server.url, live_server.token, verify=certificate(live_server)) as p:
+        job = p.runtime.run("hello-world", inputs={"iterations": 1}, options=SIMULATOR)
+        p.runtime.job(job.job_id).result(timeout=WAIT)  # finished, seen through another handle
+        job._status_read -= 60  # as if result() came a minute after submitting
+        paths = count_requests(p)
+        assert job.result(timeout=WAIT) == "All done!"
+        assert job.status() is JobStatus.DONE
+    assert paths == [f"/runtime/jobs/{job.job_id}/results"]
+
+
+def test_closing_a_listener_from_another_thread_wakes_its_reader() -> None:
+    quiet = threading.Event()
+
+    def handler(connection: ServerConnection) -> None:
+        connection.send("ACK")
+        quiet.wait(WAIT)  # then says nothing more until the test ends
+
+    with serve(handler, "127.0.0.1", 0) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        port = server.socket.getsockname()[1]
+        listener = Listener(f"ws://127.0.0.1:{port}/stream/jobs/x", {}, None)
+        listener.open()
+        received: list[str] = []
+        ended = threading.Event()
+
+        def read() -> None:
+            received.extend(listener.messages())
+            ended.set()
+
+        threading.Thread(target=read, daemon=True).start()
+        deadline = time.monotonic() + WAIT
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.01)
+        listener.close()
+        assert ended.wait(WAIT)
+        quiet.set()
+        server.shutdown()
+    assert received == ["ACK"]
+    assert listener.close_code == 1006  # ended by us, not by the server's close frame

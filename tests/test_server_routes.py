@@ -35,8 +35,8 @@ from qruntime.server.context import ServiceContext
 from qruntime.server.routes import routers
 from qruntime.server.routes.stream import job_messages
 from qruntime.settings import Settings
-from qruntime.status import JobStatus
-from qruntime.store import InvalidTransition, Plan, Store
+from qruntime.status import JOB_STATUS_HEADER, JobStatus
+from qruntime.store import InvalidTransition, Job, Plan, Store
 from tests import test_store
 from tests.conftest import SIMULATOR_NAMES
 
@@ -89,7 +89,8 @@ class ThreadJobQueue:
         self._threads: list[threading.Thread] = []
         self._closed = threading.Event()
 
-    def job_queued(self, job_id: str) -> None:
+    def job_queued(self, job: Job) -> None:
+        job_id = job.id
         gates = self.gates.setdefault(job_id, Gates())
         if not self.hold:
             gates.start.set()
@@ -700,11 +701,13 @@ async def test_results_are_204_until_the_job_completes(service: Service) -> None
     response = await service.client.get(f"{url}/results", headers=headers)
     assert response.status_code == 204
     assert response.content == b""
+    assert response.headers[JOB_STATUS_HEADER] == "QUEUED"
     service.queue.release(job_id)
     await service.wait_done(job_id)
     response = await service.client.get(f"{url}/results", headers=headers)
     assert response.status_code == 200
     assert json.loads(response.text) == "All done!"
+    assert response.headers[JOB_STATUS_HEADER] == "COMPLETED"
     job = (await service.client.get(url, headers=headers)).json()
     assert job["status"] == "Completed"
     assert job["state"]["status"] == "Completed"
@@ -730,6 +733,7 @@ async def test_a_failed_job_answers_its_error_as_results(service: Service) -> No
     results = await service.client.get(f"/runtime/jobs/{job_id}/results", headers=headers)
     assert results.status_code == 200
     assert "the program broke on purpose" in results.text
+    assert results.headers[JOB_STATUS_HEADER] == "FAILED"
 
 
 async def test_cancel_then_cancel_again_is_409(service: Service) -> None:
@@ -894,6 +898,26 @@ async def received(websocket: Any) -> tuple[list[str], int | None]:
     """Every message until the server closes, and the close code."""
     messages = [message async for message in websocket]
     return messages, websocket.close_code
+
+
+async def test_the_close_says_whether_the_last_message_was_the_result(live: LiveService) -> None:
+    service = live.service
+    headers = await service.login_user("ada", PREMIUM)
+    completed = (await submit(service, headers, params={"iterations": 1})).json()["id"]
+    await service.wait_done(completed)
+    uploaded = await service.client.post(
+        "/runtime/programs", content=json.dumps(upload_body("bad", FAILING_SOURCE)), headers=headers
+    )
+    failed = (await submit(service, headers, uploaded.json()["id"])).json()["id"]
+    await service.wait_done(failed)
+    reasons = {}
+    for job_id in (completed, failed):
+        async with live.stream(job_id, headers) as websocket:
+            messages, code = await received(websocket)
+        assert code == 1000
+        reasons[job_id] = (websocket.close_reason, messages[-1])
+    assert reasons[completed] == ("COMPLETED", json.dumps("All done!"))
+    assert reasons[failed][0] == ""
 
 
 def iterations_of(messages: list[str]) -> list[int]:

@@ -7,6 +7,7 @@ and a server killed with SIGKILL and started again: every job is accounted for.
 from __future__ import annotations
 
 import datetime
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from qruntime.store.records import Job
 from tests.conftest import LiveServer, create_user, start_server
 
 SLEEPER = """\
+import json
 import time
 
 
@@ -196,3 +198,24 @@ def test_kill_9_and_restart_accounts_for_every_job(tmp_path: Path) -> None:
         assert all((stored[j.job_id()].started or killed_at) >= killed_at for j in queued)
     finally:
         server.stop()
+
+
+def test_a_job_another_server_stored_runs_too(live_server: LiveServer) -> None:
+    # Jobs submitted here reach the scheduler at once; one stored by another API server on the
+    # same database is found when the scheduler next reads the store's queue.
+    url = live_server.database_url or f"sqlite:///{live_server.data_dir / 'qruntime.db'}"
+    with connect(live_server) as provider, Store.open(url) as store:
+        program = provider.runtime.program("hello-world")
+        instance = store.get_instance("ibm-q", "open", "main")
+        owner = store.user_by_access_token(provider._session.access_token or "")
+        assert instance is not None
+        assert owner is not None
+        job = store.create_job(
+            program_id=program.program_id,
+            instance_id=instance.id,
+            backend="ibmq_qasm_simulator",
+            owner_id=owner.id,
+            params=json.dumps({"iterations": 1}),
+        )
+        done = provider.runtime.job(job.id)
+        assert done.result(timeout=WAIT) == "All done!"

@@ -217,6 +217,10 @@ class RuntimeClient:
         with _meaning(not_found=RuntimeJobNotFound):
             return self.rest.job_results(job_id)
 
+    def job_outcome(self, job_id: str) -> tuple[str | None, str]:
+        with _meaning(not_found=RuntimeJobNotFound):
+            return self.rest.job_outcome(job_id)
+
     def job_interim_results(self, job_id: str) -> str:
         with _meaning(not_found=RuntimeJobNotFound):
             return self.rest.job_interim_results(job_id)

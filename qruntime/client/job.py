@@ -22,6 +22,7 @@ from qruntime.client.errors import (
 )
 from qruntime.client.stream import ResultStream, StreamOutcome
 from qruntime.serialization import decode_inputs
+from qruntime.status import JobStatus as ServiceStatus
 
 if TYPE_CHECKING:
     from qruntime.client.api import RuntimeClient
@@ -45,6 +46,10 @@ _RAN_TOO_LONG = "RAN TOO LONG"
 _POLL_FIRST, _POLL_MAX = 0.1, 2.0
 _STREAM_CHECK = 5.0
 """Seconds between status checks while waiting on the WebSocket (a safety net)."""
+_COMPLETED = ServiceStatus.COMPLETED.value
+_NOT_FINISHED = frozenset({ServiceStatus.QUEUED.value, ServiceStatus.RUNNING.value})
+_FRESH_STATUS = 1.0
+"""Seconds a status read from the service is taken as current when deciding how to wait."""
 
 
 class CallableStr(str):
@@ -92,6 +97,7 @@ class RuntimeJob:
         """The job's id (call it, ``job.job_id()``, or read it as a string)."""
         self._result_decoder = result_decoder
         self._status = JobStatus.QUEUED
+        self._status_read = time.monotonic()
         self._ran_too_long = False
         self._raw: dict[str, Any] = {}
         self._inputs: dict[str, Any] | None = None
@@ -104,6 +110,7 @@ class RuntimeJob:
         self._raw = {**self._raw, **raw}
         if "state" in raw or "status" in raw:
             self._status, self._ran_too_long = parse_status(raw)
+            self._status_read = time.monotonic()
         self.backend = CallableStr(self._raw.get("backend") or "")
         """The backend's name (call it, ``job.backend()``, or read it as a string)."""
 
@@ -200,9 +207,16 @@ class RuntimeJob:
         return self._result_text
 
     def wait_for_final_state(self, timeout: float | None = None) -> None:
-        """Block until the job is final; ``RuntimeJobTimeoutError`` after ``timeout`` seconds."""
+        """Block until the job is final; ``RuntimeJobTimeoutError`` after ``timeout`` seconds.
+
+        A job submitted (or looked at) a moment ago goes straight to its WebSocket, the quickest
+        way to its end; for one known only from longer ago, a status request comes first, since
+        a finished job answers that faster than a new socket.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
-        if self.status() in FINAL_STATUSES:
+        if self._status in FINAL_STATUSES:
+            return
+        if time.monotonic() - self._status_read > _FRESH_STATUS and self._finished_already():
             return
         streams: list[ResultStream | None] = []
         if self._stream is not None and self._stream.running:
@@ -217,11 +231,34 @@ class RuntimeJob:
             finally:
                 if own:
                     stream.cancel()
+            if self._completed_by(stream):
+                return
             if stream.outcome is StreamOutcome.CLOSED or self.status() in FINAL_STATUSES:
                 break
             if own:
                 logger.info("streaming job %s failed (%s); polling", self.job_id, stream.error)
         self._poll_until_final(deadline, timeout)
+
+    def _finished_already(self) -> bool:
+        """Ask once whether the job has finished: qruntime's results route tells the status with
+        the result, so a completed job needs this one request."""
+        status, text = self._client.job_outcome(self.job_id)
+        if status == _COMPLETED:
+            self._status, self._ran_too_long = JobStatus.DONE, False
+            self._result_text = text
+            return True
+        if status in _NOT_FINISHED:
+            return False
+        return self.status() in FINAL_STATUSES  # another service, or failed: read the job
+
+    def _completed_by(self, stream: ResultStream) -> bool:
+        """Take the final status and result from a stream that ended with them."""
+        if stream.outcome is not StreamOutcome.CLOSED or stream.final_result is None:
+            return False
+        self._status, self._ran_too_long = JobStatus.DONE, False
+        if self._result_text is None:
+            self._result_text = stream.final_result
+        return True
 
     def _wait_stream(self, stream: ResultStream, deadline: float | None) -> bool:
         """Wait for the stream to end; ``False`` on timeout. Every few seconds the job's status is

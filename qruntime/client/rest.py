@@ -21,6 +21,7 @@ import httpx
 
 from qruntime import __version__
 from qruntime.client.errors import NotAuthorizedError, RuntimeRequestError
+from qruntime.status import JOB_STATUS_HEADER
 
 CLIENT_APPLICATION = f"qruntime/{__version__}"
 _RETRY_STATUSES = frozenset({502, 503, 504})
@@ -229,7 +230,13 @@ class RuntimeRest:
         return _json_object(self.session.request("GET", self._url("jobs", _segment(job_id))))
 
     def job_results(self, job_id: str) -> str:
-        return self.session.request("GET", self._url("jobs", _segment(job_id), "results")).text
+        return self.job_outcome(job_id)[1]
+
+    def job_outcome(self, job_id: str) -> tuple[str | None, str]:
+        """The job's status as the results route tells it (qruntime's ``X-Job-Status``;
+        ``None`` from a service without it) and the route's text (empty while running)."""
+        response = self.session.request("GET", self._url("jobs", _segment(job_id), "results"))
+        return response.headers.get(JOB_STATUS_HEADER), response.text
 
     def job_interim_results(self, job_id: str) -> str:
         url = self._url("jobs", _segment(job_id), "interim_results")

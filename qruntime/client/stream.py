@@ -8,6 +8,10 @@ stream skips as many as it already delivered: a callback sees every message once
 
 Messages are handed to the callback by a second thread, so a slow callback never stalls the
 socket (and its keep-alive pings).
+
+qruntime's server also says, in the reason of the 1000 close, ``COMPLETED`` when the job completed
+and the last message was its final result; ``ResultStream.final_result`` then holds it, and the
+job needs no further request for its status or result.
 """
 
 from __future__ import annotations
@@ -20,13 +24,15 @@ import threading
 from collections.abc import Callable
 from typing import Final
 
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
-from websockets.sync.client import ClientConnection, connect
+from websockets.exceptions import InvalidHandshake, InvalidStatus
+
+from qruntime.client.listener import Listener
 
 logger = logging.getLogger(__name__)
 
 MAX_RETRIES = 5
 _NORMAL_CLOSURE = 1000
+_RESULT_SENT = "COMPLETED"
 _REFUSAL_BASE = 4000
 """A refusal closes with 4000 + the HTTP status it means: 4401 bad token, 4404 no such job."""
 _END: Final = object()
@@ -70,7 +76,7 @@ class ResultStream:
         self._cancelled = threading.Event()
         self._reader_done = threading.Event()
         self._finished = threading.Event()
-        self._connection: ClientConnection | None = None
+        self._connection: Listener | None = None
         self._reader = threading.Thread(target=self._follow, name=f"qruntime-stream {url}")
         self._reader.daemon = True
         self._dispatcher: threading.Thread | None = None
@@ -79,6 +85,8 @@ class ResultStream:
             self._dispatcher.daemon = True
         self.outcome: StreamOutcome | None = None
         self.error: str | None = None
+        self.final_result: str | None = None
+        """The job's final result, when the server said the last message was that."""
 
     def start(self) -> ResultStream:
         """Start following the socket; returns ``self``."""
@@ -119,7 +127,7 @@ class ResultStream:
                         refusal = code - _REFUSAL_BASE
                 except InvalidStatus as exc:
                     refusal, self.error = exc.response.status_code, str(exc)
-                except (ConnectionClosed, InvalidHandshake, OSError, TimeoutError) as exc:
+                except (InvalidHandshake, OSError) as exc:
                     self.error = str(exc) or type(exc).__name__
                 if self._cancelled.is_set():
                     break
@@ -150,37 +158,33 @@ class ResultStream:
     def _connect_once(self, received: int) -> tuple[int | None, int, bool]:
         """One connection: returns (close code, messages received in all, whether any were new)."""
         fresh = False
-        with connect(
-            self.url,
-            additional_headers=self._headers(),
-            ssl=self._context,
-            open_timeout=10,
-            close_timeout=5,
-            max_size=None,
-        ) as connection:
-            self._connection = connection
+        connection = Listener(self.url, self._headers(), self._context, open_timeout=10)
+        self._connection = connection
+        try:
             if self._cancelled.is_set():
                 return None, received, fresh
-            seen = 0
-            try:
-                connection.recv()  # the acknowledgement
-                while True:
-                    message = connection.recv()
-                    seen += 1
-                    if seen <= received:
-                        continue  # replayed: delivered on an earlier connection
-                    received += 1
-                    fresh = True
-                    text = message if isinstance(message, str) else message.decode("utf-8")
-                    self._queue.put(text)
-            except ConnectionClosed:
-                pass
-            finally:
-                self._connection = None
-            code = connection.close_code
-            if code != _NORMAL_CLOSURE:
-                self.error = f"closed with {code}: {connection.close_reason or 'no reason given'}"
-            return code, received, fresh
+            connection.open()
+            seen = -1  # the first message is the acknowledgement
+            last: str | None = None
+            for message in connection.messages():
+                seen += 1
+                if seen == 0:
+                    continue
+                last = message
+                if seen <= received:
+                    continue  # replayed: delivered on an earlier connection
+                received += 1
+                fresh = True
+                self._queue.put(message)
+        finally:
+            self._connection = None
+            connection.close()
+        code = connection.close_code
+        if code != _NORMAL_CLOSURE:
+            self.error = f"closed with {code}: {connection.close_reason or 'no reason given'}"
+        elif connection.close_reason == _RESULT_SENT:
+            self.final_result = last
+        return code, received, fresh
 
     def _end(self, outcome: StreamOutcome, error: str | None = None) -> None:
         if self.outcome is None:

@@ -57,6 +57,9 @@ _INHERITED_ENV = {
     "CUDA_VISIBLE_DEVICES",
 }
 _INHERITED_ENV_PREFIXES = ("LC_", "OMP_", "OPENBLAS_", "MKL_")
+# Aer's OpenMP threads otherwise spin for a while after each parallel region, taking the cores
+# the server and the other workers need between a job's small circuits.
+_DEFAULT_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
 
 
 class WorkerStartError(QRuntimeError):
@@ -89,7 +92,7 @@ class WorkerOptions:
         """The worker's environment: ``env`` if given, else the harmless part of this one's."""
         if self.env is not None:
             return dict(self.env)
-        return {
+        return _DEFAULT_ENV | {
             name: value
             for name, value in os.environ.items()
             if name in _INHERITED_ENV or name.startswith(_INHERITED_ENV_PREFIXES)

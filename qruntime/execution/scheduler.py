@@ -6,7 +6,10 @@ order they were submitted. A device emulator runs one job at a time, as a device
 together use at most as many workers as the pool has.
 
 The store is the truth: a job becomes RUNNING in the store before a worker gets it, and its final
-status is stored before subscribers hear that it ended.
+status is stored before subscribers hear that it ended. Between looks at the store's queue (every
+:data:`QUEUE_POLL_SECONDS`, for jobs another API server stored), jobs submitted here are handed in
+directly, and the instances' recent run time is reused for as long; a job that was cancelled or
+deleted meanwhile is simply not started, because it starts only if it is still QUEUED.
 """
 
 from __future__ import annotations
@@ -15,11 +18,11 @@ import asyncio
 import contextlib
 import datetime
 import logging
+import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
-
-from starlette.concurrency import run_in_threadpool
 
 from qruntime.backends import BackendCatalogue
 from qruntime.errors import QRuntimeError
@@ -33,10 +36,11 @@ from qruntime.execution.messages import (
     WorkerEvent,
 )
 from qruntime.execution.outcome import JobOutcome
+from qruntime.offload import offload
 from qruntime.status import JobStatus
 from qruntime.store import Store
 from qruntime.store.errors import InvalidTransition, LimitExceeded, NotFound
-from qruntime.store.records import Instance, Job, Plan, Program
+from qruntime.store.records import Instance, Job, Plan, Program, QueuedJob
 
 logger = logging.getLogger(__name__)
 
@@ -84,13 +88,19 @@ class Scheduler:
         self._catalogue = catalogue
         self._events = events
         self._running: dict[str, _Running] = {}
+        self._queue: dict[int, dict[str, QueuedJob]] = {}  # instance -> its jobs, FIFO
+        self._simulators: dict[str, bool] = {}
+        self._handed_in: set[str] = set()
+        self._queue_read_at = -math.inf
+        self._usage: dict[int, float] = {}
+        self._usage_read_at = -math.inf
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._closing = False
 
     async def start(self) -> list[Job]:
         """Fail jobs a previous server left RUNNING, then start scheduling. Returns those jobs."""
-        recovered = await run_in_threadpool(self._store.recover_after_restart)
+        recovered = await offload(self._store.recover_after_restart)
         for job in recovered:
             logger.warning("job %s: %s", job.id, job.reason)
         self._loop_task = asyncio.create_task(self._schedule_forever(), name="qruntime-scheduler")
@@ -112,8 +122,11 @@ class Scheduler:
     def running_count(self) -> int:
         return len(self._running)
 
-    def job_queued(self, job_id: str) -> None:
-        """A job was stored as QUEUED: look at the queue again."""
+    def job_queued(self, job: Job) -> None:
+        """A job was stored as QUEUED: consider starting it."""
+        queued = QueuedJob(job.id, job.instance_id, job.backend, job.created)
+        self._queue.setdefault(job.instance_id, {})[job.id] = queued
+        self._handed_in.add(job.id)
         self._wake.set()
 
     async def cancel(self, job_id: str) -> bool:
@@ -122,7 +135,7 @@ class Scheduler:
         Returns ``False`` if the job had already finished.
         """
         try:
-            await run_in_threadpool(
+            await offload(
                 self._store.transition,
                 job_id,
                 JobStatus.CANCELLED,
@@ -135,7 +148,7 @@ class Scheduler:
             return True
         if job_id in self._running:
             return await self._pool.cancel(job_id)
-        job = await run_in_threadpool(self._store.get_job, job_id)
+        job = await offload(self._store.get_job, job_id)
         return not job.status.is_terminal()
 
     async def _schedule_forever(self) -> None:
@@ -154,42 +167,95 @@ class Scheduler:
         free = self._pool.size - len(self._running)
         if free <= 0:
             return
-        queued = await run_in_threadpool(self._store.queued_jobs)
+        if time.monotonic() - self._queue_read_at >= QUEUE_POLL_SECONDS:
+            await self._read_queue()
         busy_devices = {r.job.backend for r in self._running.values() if not r.simulator}
-        startable = [job for job in queued if self._may_start(job, busy_devices)]
-        if not startable:
-            return
-        usage = await self._weighted_usage({job.instance_id for job in startable})
-        while free > 0 and startable:
-            job = min(startable, key=lambda j: (usage[j.instance_id], j.created, j.id))
-            startable.remove(job)
+        usage: dict[int, float] | None = None
+        while free > 0:
+            # Each instance's oldest job that can start; the instance with least use goes first.
+            firsts = [
+                first
+                for jobs in self._queue.values()
+                if (first := self._first_startable(jobs, busy_devices)) is not None
+            ]
+            if not firsts:
+                return
+            if usage is None:
+                usage = await self._weighted_usage({job.instance_id for job in firsts})
+            job = min(firsts, key=lambda j: (usage.get(j.instance_id, 0.0), j.created, j.id))
+            self._dequeue(job)
             simulator = self._is_simulator(job.backend)
             if not simulator:
                 busy_devices.add(job.backend)
-                startable = [j for j in startable if j.backend != job.backend]
             if await self._mark_running(job, simulator):
                 free -= 1
                 # A started job counts as used share, so the next pick spreads across instances.
-                usage[job.instance_id] += 1e-6
+                usage[job.instance_id] = usage.get(job.instance_id, 0.0) + 1e-6
+                self._usage[job.instance_id] = usage[job.instance_id]
 
-    def _may_start(self, job: Job, busy_devices: set[str]) -> bool:
+    def _first_startable(
+        self, jobs: dict[str, QueuedJob], busy_devices: set[str]
+    ) -> QueuedJob | None:
+        return next((job for job in jobs.values() if self._may_start(job, busy_devices)), None)
+
+    def _dequeue(self, job: QueuedJob) -> None:
+        jobs = self._queue.get(job.instance_id, {})
+        jobs.pop(job.id, None)
+        if not jobs:
+            self._queue.pop(job.instance_id, None)
+
+    async def _read_queue(self) -> None:
+        """Take the store's queue as the truth, keeping jobs handed in while it was read."""
+        self._handed_in.clear()
+        stored = await offload(self._store.queue)
+        handed_in = [
+            job
+            for jobs in self._queue.values()
+            for job in jobs.values()
+            if job.id in self._handed_in
+        ]
+        queue: dict[int, dict[str, QueuedJob]] = {}
+        for job in stored:
+            queue.setdefault(job.instance_id, {})[job.id] = job
+        for job in handed_in:
+            queue.setdefault(job.instance_id, {}).setdefault(job.id, job)
+        self._queue = queue
+        self._queue_read_at = time.monotonic()
+
+    def _may_start(self, job: QueuedJob, busy_devices: set[str]) -> bool:
         return job.backend not in busy_devices or self._is_simulator(job.backend)
 
     def _is_simulator(self, backend: str) -> bool:
-        try:
-            return self._catalogue.info(backend).simulator
-        except QRuntimeError:
-            return True  # an unknown backend fails in the worker with a clear message
+        simulator = self._simulators.get(backend)
+        if simulator is None:
+            try:
+                simulator = self._catalogue.info(backend).simulator
+            except QRuntimeError:
+                return True  # an unknown backend fails in the worker with a clear message
+            self._simulators[backend] = simulator
+        return simulator
 
     async def _weighted_usage(self, instance_ids: set[int]) -> dict[int, float]:
-        since = datetime.datetime.now(datetime.UTC) - FAIR_SHARE_WINDOW
-        seconds = await run_in_threadpool(self._store.runtime_since, instance_ids, since)
-        instances = await run_in_threadpool(lambda: [self._store.instance(i) for i in instance_ids])
-        return {i.id: seconds.get(i.id, 0.0) / max(i.weight, 1e-9) for i in instances}
+        """Each instance's recent run time over its weight (read at most every poll interval);
+        all zero when only one instance is waiting, since then there is nothing to share."""
+        if len(instance_ids) == 1:
+            return dict.fromkeys(instance_ids, 0.0)
+        stale = time.monotonic() - self._usage_read_at >= QUEUE_POLL_SECONDS
+        if stale or not instance_ids <= self._usage.keys():
+            since = datetime.datetime.now(datetime.UTC) - FAIR_SHARE_WINDOW
 
-    async def _mark_running(self, job: Job, simulator: bool) -> bool:
+            def read() -> dict[int, float]:
+                seconds = self._store.runtime_since(instance_ids, since)
+                weights = {i: self._store.instance(i).weight for i in instance_ids}
+                return {i: seconds.get(i, 0.0) / max(weights[i], 1e-9) for i in instance_ids}
+
+            self._usage = await offload(read)
+            self._usage_read_at = time.monotonic()
+        return {i: self._usage[i] for i in instance_ids}
+
+    async def _mark_running(self, job: QueuedJob, simulator: bool) -> bool:
         try:
-            running = await run_in_threadpool(
+            running = await offload(
                 self._store.transition, job.id, JobStatus.RUNNING, expected_from=JobStatus.QUEUED
             )
         except (InvalidTransition, NotFound):
@@ -217,28 +283,26 @@ class Scheduler:
             self._wake.set()
 
     async def _execute(self, job: Job, simulator: bool) -> JobOutcome:
-        program = await run_in_threadpool(self._store.get_program, job.program_id)
+        program = await offload(self._store.get_program, job.program_id)
         request = JobRequest(
             job_id=job.id, program=_program_ref(program), params=job.params, backend=job.backend
         )
         # Submission stores the effective limit; only a job stored some other way lacks one.
         limit = job.max_execution_time
         if limit is None:
-            instance = await run_in_threadpool(self._store.instance, job.instance_id)
+            instance = await offload(self._store.instance, job.instance_id)
             limit = _max_execution_time(program, instance, simulator)
 
         async def on_event(event: WorkerEvent) -> None:
             if isinstance(event, InterimResult):
                 try:
-                    seq = await run_in_threadpool(
-                        self._store.add_interim_result, job.id, event.payload
-                    )
+                    seq = await offload(self._store.add_interim_result, job.id, event.payload)
                 except LimitExceeded as exc:
-                    await run_in_threadpool(self._store.append_log, job.id, f"{exc}\n")
+                    await offload(self._store.append_log, job.id, f"{exc}\n")
                     return
                 self._events.interim_result(job.id, seq, event.payload)
             elif isinstance(event, LogOutput):
-                await run_in_threadpool(self._store.append_log, job.id, event.text)
+                await offload(self._store.append_log, job.id, event.text)
 
         return await self._pool.run(request, on_event, max_execution_time=limit)
 
@@ -250,7 +314,7 @@ class Scheduler:
             error = f"Job was cancelled ({outcome.reason})" if outcome.reason else None
         try:
             await asyncio.shield(
-                run_in_threadpool(
+                offload(
                     self._store.transition,
                     job_id,
                     outcome.status,

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from qruntime.backends import BackendCatalogue
     from qruntime.execution.events import JobEvents
+    from qruntime.server.routes.auth import Callers
     from qruntime.settings import Settings
-    from qruntime.store import Store
+    from qruntime.store import Job, Store
 
 
 class JobQueue(Protocol):
     """The scheduler as the routes see it."""
 
-    def job_queued(self, job_id: str) -> None:
+    def job_queued(self, job: Job) -> None:
         """A job was stored as QUEUED: consider starting it."""
 
     async def cancel(self, job_id: str) -> bool:
@@ -31,3 +32,10 @@ class ServiceContext:
     catalogue: BackendCatalogue
     jobs: JobQueue
     events: JobEvents
+    callers: Callers = field(init=False)
+    """Who the callers are (access token -> user and instances)."""
+
+    def __post_init__(self) -> None:
+        from qruntime.server.routes.auth import Callers  # the routes import this module
+
+        object.__setattr__(self, "callers", Callers(self.store))

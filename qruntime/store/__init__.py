@@ -23,6 +23,7 @@ from qruntime.store.records import (
     JobResult,
     Plan,
     Program,
+    QueuedJob,
     User,
 )
 from qruntime.store.store import Store
@@ -44,6 +45,7 @@ __all__ = [
     "NotFound",
     "Plan",
     "Program",
+    "QueuedJob",
     "Store",
     "StoreError",
     "Unset",

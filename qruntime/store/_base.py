@@ -14,6 +14,7 @@ from sqlalchemy import CursorResult, Result
 
 from qruntime.errors import InputError
 from qruntime.store.database import Database
+from qruntime.store.records import Program
 
 Clock = Callable[[], datetime]
 """Returns the current time, tz-aware. Tests inject one to control expiry and run times."""
@@ -82,6 +83,9 @@ class StoreBase:
         self._db = database
         self._clock = clock
         self.max_interim_results = max_interim_results
+        # Built-in programs change only when a server starts (and upserts them), so they are
+        # read once; every job reads its program.
+        self._builtin_programs: dict[str, Program] = {}
 
     @property
     def database(self) -> Database:

@@ -10,9 +10,10 @@ page and its total count come from the same snapshot.
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,13 @@ class Database:
             )
             self._reader = self.engine.execution_options(isolation_level="REPEATABLE READ")
         self._writer = self.engine.execution_options(**{_WRITE_OPTION: True})
+        # SQLite has one writer at a time, and a writer that finds the file locked sleeps in
+        # growing steps (up to 100 ms) before trying again. Threads of this process take turns
+        # on a lock instead, so a write waits only as long as the one before it; other
+        # processes (the admin CLI) still meet SQLite's busy timeout.
+        self._write_turn: AbstractContextManager[object] = (
+            threading.Lock() if self.is_sqlite else nullcontext()
+        )
 
     @property
     def display_url(self) -> str:
@@ -97,13 +105,17 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A session in a write transaction, committed at the end or rolled back on error."""
-        with Session(self._writer, expire_on_commit=False) as session, session.begin():
+        with (
+            self._write_turn,
+            Session(self._writer, expire_on_commit=False) as session,
+            session.begin(),
+        ):
             yield session
 
     @contextmanager
     def write_connection(self) -> Iterator[Connection]:
         """A Core connection in a write transaction (for migrations)."""
-        with self._writer.begin() as connection:
+        with self._write_turn, self._writer.begin() as connection:
             yield connection
 
     def dispose(self) -> None:

@@ -196,13 +196,17 @@ class Instances(StoreBase):
     def instances_of(self, user_id: int) -> list[Instance]:
         """The instances a user may use, by hub, group and project."""
         with self._db.read() as session:
-            rows = session.scalars(
-                select(InstanceRow)
-                .join(MembershipRow, MembershipRow.instance_id == InstanceRow.id)
-                .where(MembershipRow.user_id == user_id)
-                .order_by(InstanceRow.hub, InstanceRow.group, InstanceRow.project)
-            )
-            return [_instance(row) for row in rows]
+            return self._instances_of(session, user_id)
+
+    @staticmethod
+    def _instances_of(session: Session, user_id: int) -> list[Instance]:
+        rows = session.scalars(
+            select(InstanceRow)
+            .join(MembershipRow, MembershipRow.instance_id == InstanceRow.id)
+            .where(MembershipRow.user_id == user_id)
+            .order_by(InstanceRow.hub, InstanceRow.group, InstanceRow.project)
+        )
+        return [_instance(row) for row in rows]
 
     def is_member(self, user_id: int, instance_id: int) -> bool:
         with self._db.read() as session:

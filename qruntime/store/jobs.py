@@ -13,15 +13,15 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, exists, func, select, update
-from sqlalchemy.orm import Session, defer
+from sqlalchemy import ColumnElement, Row, Select, delete, exists, func, insert, select, update
+from sqlalchemy.orm import Session
 
 from qruntime.errors import InputError
 from qruntime.status import JobStatus
 from qruntime.store._base import StoreBase, aware, random_id, rowcount
 from qruntime.store.errors import InvalidTransition, LimitExceeded, NotFound
 from qruntime.store.models import InstanceRow, JobRow, JobTagRow, UserRow
-from qruntime.store.records import Job, JobResult
+from qruntime.store.records import Job, JobResult, QueuedJob
 
 JOB_ID_LENGTH = 20
 RESTART_REASON = "server restarted while the job was running"
@@ -31,23 +31,27 @@ _PENDING = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 _FINISHED = tuple(status.value for status in JobStatus if status.is_terminal())
 
 
-def _job_query() -> Select[JobRow, str, str, str]:
-    # Results can be large: a job record leaves them out (see Store.job_result).
-    return (
-        select(JobRow, InstanceRow.hub, InstanceRow.group, InstanceRow.project)
-        .join(InstanceRow, InstanceRow.id == JobRow.instance_id)
-        .options(defer(JobRow.result), defer(JobRow.error))
+_JOB_COLUMNS = tuple(
+    column for column in JobRow.__table__.c if column.name not in ("result", "error")
+)
+
+
+def _job_query() -> Select[Any]:
+    # A Core query (no ORM objects: a job is read on every request); results can be large, so
+    # a job record leaves them out (see Store.job_result).
+    return select(*_JOB_COLUMNS, InstanceRow.hub, InstanceRow.group, InstanceRow.project).join(
+        InstanceRow, InstanceRow.id == JobRow.instance_id
     )
 
 
-def _job(row: JobRow, hub: str, group: str, project: str) -> Job:
+def _job(row: Row[Any]) -> Job:
     return Job(
         id=row.id,
         program_id=row.program_id,
         instance_id=row.instance_id,
-        hub=hub,
-        group=group,
-        project=project,
+        hub=row.hub,
+        group=row.group,
+        project=row.project,
         backend=row.backend,
         owner_id=row.owner_id,
         params=row.params,
@@ -63,8 +67,8 @@ def _job(row: JobRow, hub: str, group: str, project: str) -> Job:
     )
 
 
-def _load_jobs(session: Session, query: Select[JobRow, str, str, str]) -> list[Job]:
-    return [_job(*row) for row in session.execute(query)]
+def _load_jobs(session: Session, query: Select[Any]) -> list[Job]:
+    return [_job(row) for row in session.execute(query)]
 
 
 def _load_job(session: Session, job_id: str) -> Job:
@@ -113,14 +117,20 @@ class Jobs(StoreBase):
         job_id = random_id(JOB_ID_LENGTH)
         if start_session and session_id is None:
             session_id = job_id
-        now = self._now()
         with self._db.write() as session:
+            now = self._now()  # inside the write turn, so creation times follow commit order
             # Locking the instance row serialises job creation per instance, which is what
             # keeps the max_queued check and the insert together.
-            instance = session.get(InstanceRow, instance_id, with_for_update=True)
+            instance = session.execute(
+                select(
+                    InstanceRow.hub, InstanceRow.group, InstanceRow.project, InstanceRow.max_queued
+                )
+                .where(InstanceRow.id == instance_id)
+                .with_for_update()
+            ).one_or_none()
             if instance is None:
                 raise NotFound(f"no instance with id {instance_id}")
-            if session.get(UserRow, owner_id) is None:
+            if session.scalar(select(exists().where(UserRow.id == owner_id))) is not True:
                 raise NotFound(f"no user with id {owner_id}")
             if instance.max_queued is not None:
                 queued = session.scalar(
@@ -137,8 +147,28 @@ class Jobs(StoreBase):
                         f"has {queued} jobs queued, its limit; submit again when some have "
                         "started, or ask an operator to raise max_queued"
                     )
-            session.add(
-                JobRow(
+            job = Job(
+                id=job_id,
+                program_id=program_id,
+                instance_id=instance_id,
+                hub=instance.hub,
+                group=instance.group,
+                project=instance.project,
+                backend=backend,
+                owner_id=owner_id,
+                params=params,
+                status=JobStatus.QUEUED,
+                reason=None,
+                created=now,
+                started=None,
+                finished=None,
+                log_level=log_level,
+                tags=tuple(unique_tags),
+                session_id=session_id,
+                max_execution_time=max_execution_time,
+            )
+            session.execute(
+                insert(JobRow).values(
                     id=job_id,
                     program_id=program_id,
                     instance_id=instance_id,
@@ -158,10 +188,11 @@ class Jobs(StoreBase):
                     log_truncated=False,
                 )
             )
-            session.flush()
-            session.add_all(JobTagRow(job_id=job_id, tag=tag) for tag in unique_tags)
-            session.flush()
-            return _load_job(session, job_id)
+            if unique_tags:
+                session.execute(
+                    insert(JobTagRow), [{"job_id": job_id, "tag": tag} for tag in unique_tags]
+                )
+            return job
 
     def get_job(self, job_id: str) -> Job:
         """The job of that id; :class:`NotFound` if there is none."""
@@ -172,13 +203,26 @@ class Jobs(StoreBase):
         """The job's status with its final result or error text (None while it runs)."""
         with self._db.read() as session:
             row = session.execute(
-                select(JobRow.status, JobRow.reason, JobRow.result, JobRow.error).where(
-                    JobRow.id == job_id
-                )
+                select(
+                    JobRow.status,
+                    JobRow.reason,
+                    JobRow.result,
+                    JobRow.error,
+                    JobRow.owner_id,
+                    JobRow.instance_id,
+                ).where(JobRow.id == job_id)
             ).one_or_none()
             if row is None:
                 raise NotFound(f"no job with id {job_id!r}")
-            return JobResult(job_id, JobStatus(row.status), row.reason, row.result, row.error)
+            return JobResult(
+                job_id,
+                JobStatus(row.status),
+                row.reason,
+                row.result,
+                row.error,
+                row.owner_id,
+                row.instance_id,
+            )
 
     def list_jobs(
         self,
@@ -287,6 +331,16 @@ class Jobs(StoreBase):
     def queued_jobs(self, limit: int | None = None) -> list[Job]:
         """QUEUED jobs in the order they were created (for the scheduler)."""
         return self._jobs_in(JobStatus.QUEUED, limit)
+
+    def queue(self) -> list[QueuedJob]:
+        """The QUEUED jobs, oldest first, without their inputs: what a scheduler chooses from."""
+        with self._db.read() as session:
+            rows = session.execute(
+                select(JobRow.id, JobRow.instance_id, JobRow.backend, JobRow.created)
+                .where(JobRow.status == JobStatus.QUEUED.value)
+                .order_by(JobRow.created, JobRow.id)
+            )
+            return [QueuedJob(*row) for row in rows]
 
     def running_jobs(self) -> list[Job]:
         """RUNNING jobs in the order they were created."""

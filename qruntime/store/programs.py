@@ -110,6 +110,7 @@ class Programs(StoreBase):
         ``updated`` moves only when something changed. Raise :class:`Conflict` if an uploaded
         program holds the id.
         """
+        self._builtin_programs.pop(program_id, None)
         now = self._now()
         fields: dict[str, Any] = {
             "name": name,
@@ -146,11 +147,17 @@ class Programs(StoreBase):
 
     def get_program(self, program_id: str) -> Program:
         """The program of that id; :class:`NotFound` if there is none."""
+        builtin = self._builtin_programs.get(program_id)
+        if builtin is not None:
+            return builtin
         with self._db.read() as session:
             row = session.get(ProgramRow, program_id)
             if row is None:
                 raise NotFound(f"no program with id {program_id!r}")
-            return _program(row)
+            program = _program(row)
+        if program.is_builtin:
+            self._builtin_programs[program_id] = program
+        return program
 
     def list_programs(
         self,

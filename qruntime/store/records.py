@@ -109,6 +109,15 @@ class Job:
         return f"{self.hub}/{self.group}/{self.project}"
 
 
+class QueuedJob(NamedTuple):
+    """What the scheduler needs of a queued job to choose the next one to run."""
+
+    id: str
+    instance_id: int
+    backend: str
+    created: datetime
+
+
 @dataclass(frozen=True)
 class JobResult:
     """A job's outcome: ``result`` of a completed job, ``error`` of a failed or cancelled one."""
@@ -118,6 +127,8 @@ class JobResult:
     reason: str | None
     result: str | None
     error: str | None
+    owner_id: int
+    instance_id: int
 
 
 class InterimResult(NamedTuple):

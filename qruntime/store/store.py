@@ -15,7 +15,7 @@ from qruntime.store.instances import OPEN_INSTANCE, Instances
 from qruntime.store.jobs import Jobs
 from qruntime.store.output import JobOutput
 from qruntime.store.programs import Programs
-from qruntime.store.records import Plan
+from qruntime.store.records import Instance, Plan, User
 from qruntime.store.users import Users
 
 
@@ -55,6 +55,13 @@ class Store(Users, Instances, Programs, Jobs, JobOutput):
     def open_in(cls, data_dir: Path, *, clock: Clock = utc_now) -> Store:
         """Open the default SQLite store of a data directory (``DIR/qruntime.db``)."""
         return cls.open(sqlite_url(data_dir), clock=clock)
+
+    def access(self, access_token: str) -> tuple[User, list[Instance]] | None:
+        """The user of a live access token and the instances they may use, read together;
+        ``None`` where :meth:`user_by_access_token` would say so."""
+        with self._db.read() as session:
+            user = self._user_by_access_token(session, access_token)
+            return None if user is None else (user, self._instances_of(session, user.id))
 
     def close(self) -> None:
         """Close the database connections."""

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from qruntime.errors import InputError
 from qruntime.store._base import StoreBase, rowcount, token_hash
@@ -164,19 +165,21 @@ class Users(StoreBase):
     def user_by_access_token(self, token: str) -> User | None:
         """The user of a live access token; None if it is unknown, expired or revoked, or the
         user is disabled."""
-        now = self._now()
         with self._db.read() as session:
-            row = session.scalars(
-                select(UserRow)
-                .join(AccessTokenRow, AccessTokenRow.user_id == UserRow.id)
-                .where(
-                    AccessTokenRow.token_hash == token_hash(token),
-                    AccessTokenRow.revoked.is_(None),
-                    AccessTokenRow.expires_at > now,
-                    UserRow.disabled.is_(False),
-                )
-            ).one_or_none()
-            return None if row is None else _user(row)
+            return self._user_by_access_token(session, token)
+
+    def _user_by_access_token(self, session: Session, token: str) -> User | None:
+        row = session.scalars(
+            select(UserRow)
+            .join(AccessTokenRow, AccessTokenRow.user_id == UserRow.id)
+            .where(
+                AccessTokenRow.token_hash == token_hash(token),
+                AccessTokenRow.revoked.is_(None),
+                AccessTokenRow.expires_at > self._now(),
+                UserRow.disabled.is_(False),
+            )
+        ).one_or_none()
+        return None if row is None else _user(row)
 
     def revoke_access_token(self, token: str) -> bool:
         """Revoke an access token (logout); return whether a live one was revoked."""

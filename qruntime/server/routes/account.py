@@ -8,6 +8,8 @@ and backends from the answers.
 # No ``from __future__ import annotations``: FastAPI reads the routes' annotations at run
 # time, and they name ``CallerDep``, which is local to ``router``.
 
+import json
+import threading
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -50,12 +52,11 @@ def router(context: ServiceContext) -> APIRouter:
     api = APIRouter(prefix="/api")
     store = context.store
     catalogue = context.catalogue
-    caller_of = Authenticated(store)
+    caller_of = Authenticated(context.callers)
     CallerDep = Annotated[Caller, Depends(caller_of)]
 
     async def member_instance(caller: Caller, hub: str, group: str, project: str) -> Instance:
-        instances = await blocking(store.instances_of, caller.user.id)
-        return instance_named(instances, hub, group, project)
+        return instance_named(caller.instances, hub, group, project)
 
     def may_use(instance: Instance, name: str) -> bool:
         return name in catalogue.names() and may_use_backend(
@@ -103,22 +104,34 @@ def router(context: ServiceContext) -> APIRouter:
     @api.post("/users/logout", status_code=204, include_in_schema=False)
     async def logout(caller: CallerDep) -> Response:
         """Revoke the access token this request carries."""
+        context.callers.forget(caller.access_token)
         await blocking(store.revoke_access_token, caller.access_token)
         return Response(status_code=204)
 
     @api.get("/Network")
     async def network(caller: CallerDep) -> list[dict[str, Any]]:
         """The caller's instances as IBM's hub -> group -> project tree."""
-        return hubs_json(await blocking(store.instances_of, caller.user.id))
+        return hubs_json(caller.instances)
 
-    @api.get(DEVICE_PATH + "/v/1")
-    async def devices(
-        caller: CallerDep, hub: str, group: str, project: str
-    ) -> list[dict[str, Any]]:
+    rendered_devices: dict[tuple[str, ...], bytes] = {}
+    rendering = threading.Lock()
+
+    def devices_json(names: tuple[str, ...]) -> bytes:
+        # The configurations never change while the service runs, and large devices' are big:
+        # each list is rendered once, by the first of the clients that start together.
+        with rendering:
+            if names not in rendered_devices:
+                configurations = [catalogue.configuration(name) for name in names]
+                rendered_devices[names] = json.dumps(configurations).encode()
+            return rendered_devices[names]
+
+    @api.get(DEVICE_PATH + "/v/1", response_model=list[dict[str, Any]])
+    async def devices(caller: CallerDep, hub: str, group: str, project: str) -> Response:
         """Configurations of the backends the instance may use (open plan: simulators)."""
         instance = await member_instance(caller, hub, group, project)
-        names = await blocking(usable_backends, catalogue, instance)
-        return [await blocking(catalogue.configuration, name) for name in names]
+        names = tuple(await blocking(usable_backends, catalogue, instance))
+        body = await blocking(devices_json, names)
+        return Response(body, media_type="application/json")
 
     @api.get(DEVICE_PATH + "/{backend}/queue/status")
     async def queue_status(

@@ -2,10 +2,17 @@
 
 IBM's clients send it as ``X-Access-Token`` (REST and the WebSocket upgrade alike); other
 clients may send ``Authorization: Bearer <token>``.
+
+A job's submission, stream and result each ask who the caller is, so the answer (the user and
+their instances) is remembered for :data:`CALLER_TTL_SECONDS`. A logout through this server
+forgets it at once; a change made elsewhere (the admin CLI disabling a user, revoking a
+membership) takes effect within that time.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from starlette.requests import HTTPConnection, Request
@@ -13,7 +20,10 @@ from starlette.requests import HTTPConnection, Request
 from qruntime.server.errors import Unauthorized
 from qruntime.server.routes.blocking import blocking
 from qruntime.store import Store
-from qruntime.store.records import User
+from qruntime.store.records import Instance, User
+
+CALLER_TTL_SECONDS = 1.0
+_MAX_REMEMBERED = 10_000
 
 ACCESS_TOKEN_HEADER = "X-Access-Token"
 
@@ -24,6 +34,8 @@ class Caller:
 
     user: User
     access_token: str
+    instances: tuple[Instance, ...]
+    """The instances the user may use, by hub, group and project."""
 
 
 def access_token_of(connection: HTTPConnection) -> str | None:
@@ -37,28 +49,55 @@ def access_token_of(connection: HTTPConnection) -> str | None:
     return None
 
 
-async def authenticate(store: Store, connection: HTTPConnection) -> Caller:
-    """The caller of a live access token; :class:`Unauthorized` otherwise."""
-    token = access_token_of(connection)
-    if token is None:
-        raise Unauthorized(
-            f"Missing access token: send the 'id' that POST /api/users/loginWithToken returned "
-            f"in the {ACCESS_TOKEN_HEADER} header."
-        )
-    user = await blocking(store.user_by_access_token, token)
-    if user is None:
-        raise Unauthorized(
-            "Invalid access token: it is unknown, expired or revoked. Log in again with "
-            "POST /api/users/loginWithToken."
-        )
-    return Caller(user, token)
+class Callers:
+    """Who holds which access token, asked of the store and remembered for a moment."""
+
+    def __init__(
+        self,
+        store: Store,
+        ttl: float = CALLER_TTL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._ttl = ttl
+        self._clock = clock
+        self._known: dict[str, tuple[float, Caller]] = {}
+
+    async def authenticate(self, connection: HTTPConnection) -> Caller:
+        """The caller of a live access token; :class:`Unauthorized` otherwise."""
+        token = access_token_of(connection)
+        if token is None:
+            raise Unauthorized(
+                f"Missing access token: send the 'id' that POST /api/users/loginWithToken "
+                f"returned in the {ACCESS_TOKEN_HEADER} header."
+            )
+        now = self._clock()
+        known = self._known.get(token)
+        if known is not None and known[0] > now:
+            return known[1]
+        access = await blocking(self._store.access, token)
+        if access is None:
+            self._known.pop(token, None)
+            raise Unauthorized(
+                "Invalid access token: it is unknown, expired or revoked. Log in again with "
+                "POST /api/users/loginWithToken."
+            )
+        caller = Caller(access[0], token, tuple(access[1]))
+        if len(self._known) >= _MAX_REMEMBERED:
+            self._known = {t: k for t, k in self._known.items() if k[0] > now}
+        self._known[token] = (now + self._ttl, caller)
+        return caller
+
+    def forget(self, access_token: str) -> None:
+        """Stop answering for a token (it was revoked here)."""
+        self._known.pop(access_token, None)
 
 
 class Authenticated:
     """A FastAPI dependency answering the :class:`Caller`, or 401 in IBM's error shape."""
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
+    def __init__(self, callers: Callers) -> None:
+        self._callers = callers
 
     async def __call__(self, request: Request) -> Caller:
-        return await authenticate(self._store, request)
+        return await self._callers.authenticate(request)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
-from starlette.concurrency import run_in_threadpool
-
+from qruntime.offload import offload
 from qruntime.server.errors import APIError, Conflict, NotFound
 from qruntime.store import errors as store_errors
 
@@ -19,7 +18,7 @@ TOO_MANY_REQUESTS = 429
 async def blocking(call: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
     """Run ``call`` in a worker thread; the store's refusals become 404, 409 or 429."""
     try:
-        return await run_in_threadpool(call, *args, **kwargs)
+        return await offload(call, *args, **kwargs)
     except store_errors.NotFound as exc:
         raise NotFound(str(exc)) from exc
     except store_errors.Conflict as exc:

@@ -8,6 +8,8 @@ import functools
 import json
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
+
 from qruntime.backends import BackendInfo
 from qruntime.errors import InputError
 from qruntime.program import InputsValidator
@@ -74,10 +76,11 @@ class JobChecks:
     async def inputs(self, program: Program, params: dict[str, Any]) -> None:
         """The inputs decode (400 naming the input otherwise) and match ``spec.parameters``.
 
-        Decoding can take a while (circuits, arrays), so it runs off the event loop; the
-        decoded values are only checked, never stored: the job keeps the params as sent.
+        Decoding can take a while (circuits, arrays), so it runs off the event loop, in the
+        general thread pool rather than beside the store's short calls; the decoded values are
+        only checked, never stored: the job keeps the params as sent.
         """
-        await blocking(check_inputs, program, params)
+        await run_in_threadpool(check_inputs, program, params)
 
 
 def check_inputs(program: Program, params: dict[str, Any]) -> None:

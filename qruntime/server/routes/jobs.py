@@ -25,10 +25,10 @@ from qruntime.server.routes.blocking import blocking
 from qruntime.server.routes.checks import JobChecks
 from qruntime.server.routes.submission import job_request
 from qruntime.server.routes.views import job_json, job_metrics_json
-from qruntime.status import JobStatus
+from qruntime.status import JOB_STATUS_HEADER, JobStatus
 from qruntime.store import Store
 from qruntime.store.instances import parse_instance
-from qruntime.store.records import Job, User
+from qruntime.store.records import Job
 
 MAX_PAGE = 200
 """The most jobs one page holds; clients page on with ``offset`` until ``count``."""
@@ -41,21 +41,20 @@ def router(context: ServiceContext) -> APIRouter:
     jobs = APIRouter(prefix="/runtime")
     store = context.store
     checks = JobChecks(context)
-    CallerDep = Annotated[Caller, Depends(Authenticated(store))]
+    CallerDep = Annotated[Caller, Depends(Authenticated(context.callers))]
 
-    async def visible(job_id: str, user: User) -> Job:
-        return await visible_job(store, job_id, user)
+    async def visible(job_id: str, caller: Caller) -> Job:
+        return await visible_job(store, job_id, caller)
 
     @jobs.post("/jobs")
     async def submit(caller: CallerDep, request: Request) -> JSONResponse:
         """Run a program: 200 ``{"id", "backend"}`` once the job is stored as QUEUED."""
         wanted = job_request(await json_body(request))
         user = caller.user
-        instances = await blocking(store.instances_of, user.id)
         instance = (
-            instance_named(instances, *wanted.instance)
+            instance_named(caller.instances, *wanted.instance)
             if wanted.instance
-            else default_instance(instances)
+            else default_instance(caller.instances)
         )
         program = await checks.program(wanted.program_id, user)
         backend = await checks.backend(wanted.backend, instance, program)
@@ -79,7 +78,7 @@ def router(context: ServiceContext) -> APIRouter:
                 requested=wanted.max_execution_time,
             ),
         )
-        context.jobs.job_queued(job.id)
+        context.jobs.job_queued(job)
         return JSONResponse({"id": job.id, "backend": job.backend})
 
     @jobs.get("/jobs")
@@ -98,9 +97,9 @@ def router(context: ServiceContext) -> APIRouter:
         sort: str = "DESC",
     ) -> dict[str, Any]:
         """``{"jobs": [...], "count": exact total}``: the caller's jobs, newest first."""
-        instances = await blocking(store.instances_of, caller.user.id)
+        instances = caller.instances
         if provider:
-            instances = [instance_named(instances, *parse_instance(provider))]
+            instances = (instance_named(instances, *parse_instance(provider)),)
         page, total = await blocking(
             store.list_jobs,
             instance_ids=[instance.id for instance in instances],
@@ -121,42 +120,52 @@ def router(context: ServiceContext) -> APIRouter:
     @jobs.get("/jobs/{job_id}")
     async def get_job(caller: CallerDep, job_id: str) -> dict[str, Any]:
         """The job, with ``status`` and ``state: {status, reason}``."""
-        return job_json(await visible(job_id, caller.user))
+        return job_json(await visible(job_id, caller))
 
     @jobs.get("/jobs/{job_id}/results")
     async def results(caller: CallerDep, job_id: str) -> Response:
-        """204 while the job runs; then its result (completed) or error text (otherwise)."""
-        job = await visible(job_id, caller.user)
-        outcome = await blocking(store.job_result, job.id)
+        """204 while the job runs; then its result (completed) or error text (otherwise).
+
+        The header ``X-Job-Status`` tells the job's status too (IBM's clients ignore it), so a
+        client that finds the job finished needs no second request.
+        """
+        try:
+            outcome = await blocking(store.job_result, job_id)
+        except NotFound:
+            raise job_not_found(job_id) from None
+        check_visible(outcome.owner_id, outcome.instance_id, job_id, caller)
+        status_header = {JOB_STATUS_HEADER: outcome.status.value}
         if not outcome.status.is_terminal():
-            return Response(status_code=204)
+            return Response(status_code=204, headers=status_header)
         if outcome.status is JobStatus.COMPLETED:
-            return Response(outcome.result or "null", media_type="application/json")
-        text = outcome.error or outcome.reason or f"Job {job.id} was {outcome.status.lower()}."
-        return PlainTextResponse(text)
+            return Response(
+                outcome.result or "null", media_type="application/json", headers=status_header
+            )
+        text = outcome.error or outcome.reason or f"Job {job_id} was {outcome.status.lower()}."
+        return PlainTextResponse(text, headers=status_header)
 
     @jobs.get("/jobs/{job_id}/interim_results")
     async def interim_results(caller: CallerDep, job_id: str) -> list[str]:
         """Every interim result as published (JSON text), newest first."""
-        job = await visible(job_id, caller.user)
+        job = await visible(job_id, caller)
         published = await blocking(store.interim_results, job.id)
         return [result.payload for result in reversed(published)]
 
     @jobs.get("/jobs/{job_id}/logs")
     async def logs(caller: CallerDep, job_id: str) -> PlainTextResponse:
         """The job's log so far, as text."""
-        job = await visible(job_id, caller.user)
+        job = await visible(job_id, caller)
         return PlainTextResponse(await blocking(store.job_log, job.id))
 
     @jobs.get("/jobs/{job_id}/metrics")
     async def metrics(caller: CallerDep, job_id: str) -> dict[str, Any]:
         """When the job was created, started and finished."""
-        return job_metrics_json(await visible(job_id, caller.user))
+        return job_metrics_json(await visible(job_id, caller))
 
     @jobs.post("/jobs/{job_id}/cancel", status_code=204)
     async def cancel(caller: CallerDep, job_id: str) -> Response:
         """Cancel a queued or running job; 409 if it has finished."""
-        job = await visible(job_id, caller.user)
+        job = await visible(job_id, caller)
         if job.status.is_terminal():
             raise already_finished(job.id, job.status)
         if not await context.jobs.cancel(job.id):
@@ -167,7 +176,7 @@ def router(context: ServiceContext) -> APIRouter:
     @jobs.delete("/jobs/{job_id}", status_code=204)
     async def delete_job(caller: CallerDep, job_id: str) -> Response:
         """Delete the job with its results; a queued or running one is cancelled first."""
-        job = await visible(job_id, caller.user)
+        job = await visible(job_id, caller)
         if not job.status.is_terminal():
             await context.jobs.cancel(job.id)
         await blocking(store.delete_job, job.id)
@@ -190,18 +199,22 @@ def router(context: ServiceContext) -> APIRouter:
     return jobs
 
 
-async def visible_job(store: Store, job_id: str, user: User) -> Job:
-    """The job, if the user submitted it in one of their instances; 404 otherwise."""
+async def visible_job(store: Store, job_id: str, caller: Caller) -> Job:
+    """The job, if the caller submitted it in one of their instances; 404 otherwise."""
     try:
         job = await blocking(store.get_job, job_id)
     except NotFound:
         raise job_not_found(job_id) from None
-    if job.owner_id != user.id:
-        raise job_not_found(job_id)
-    instances = await blocking(store.instances_of, user.id)
-    if job.instance_id not in {instance.id for instance in instances}:
-        raise job_not_found(job_id)
+    check_visible(job.owner_id, job.instance_id, job_id, caller)
     return job
+
+
+def check_visible(owner_id: int, instance_id: int, job_id: str, caller: Caller) -> None:
+    """404 unless the caller submitted the job, in an instance they still belong to."""
+    if owner_id != caller.user.id:
+        raise job_not_found(job_id)
+    if instance_id not in {instance.id for instance in caller.instances}:
+        raise job_not_found(job_id)
 
 
 def already_finished(job_id: str, status: JobStatus) -> Conflict:

@@ -37,7 +37,7 @@ def router(context: ServiceContext) -> APIRouter:
     """The ``/runtime/programs`` routes."""
     programs = APIRouter(prefix="/runtime/programs")
     store = context.store
-    CallerDep = Annotated[Caller, Depends(Authenticated(store))]
+    CallerDep = Annotated[Caller, Depends(Authenticated(context.callers))]
 
     async def visible(program_id: str, user: User) -> Program:
         try:
@@ -82,7 +82,7 @@ def router(context: ServiceContext) -> APIRouter:
         """Upload a program: 201 ``{"id": "<name>-<10 random characters>"}``."""
         body = await json_object(request)
         user = caller.user
-        check_may_upload(await blocking(store.instances_of, user.id))
+        check_may_upload(caller.instances)
         metadata = upload_metadata(body)
         source = decode_source(body.get("data"))
         await blocking(check_name_is_free, store, user, metadata.name, None)

@@ -5,23 +5,27 @@ later one to the user's callback, and take a close with code 1000 as "the job is
 (qiskit-ibm-runtime reads the status right after it). So: one ACK, the interim results stored
 so far, the live ones, the final result of a completed job, and the close only once the final
 status is stored. A reconnecting client gets everything again, from the start.
+
+One addition IBM's clients ignore: the 1000 close carries the reason ``COMPLETED`` exactly when
+the job completed and its last message was the final result, so qruntime's client needs no
+further request for the status or the result.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from qruntime.execution.events import InterimEvent, JobEvent, Subscription
 from qruntime.server.context import ServiceContext
 from qruntime.server.errors import APIError
-from qruntime.server.routes.auth import authenticate
 from qruntime.server.routes.blocking import blocking
 from qruntime.server.routes.jobs import visible_job
 from qruntime.status import JobStatus
-from qruntime.store import Store
+from qruntime.store import InterimResult, JobResult, Store
 
 STORE_CHECK_SECONDS = 5.0
 """How long to wait for a live event before looking at the store again: events reach only the
@@ -32,6 +36,8 @@ APPLICATION_ERROR_BASE = 4000
 """Refusals close with 4000 + the HTTP status: 4401 bad token, 4404 no such job."""
 
 _MAX_CLOSE_REASON = 120
+RESULT_SENT = "COMPLETED"
+"""The close reason that says: the job completed and the last message was its final result."""
 
 
 def ack(job_id: str) -> str:
@@ -48,8 +54,8 @@ def router(context: ServiceContext) -> APIRouter:
         """Stream a job's results; the access token comes on the upgrade request."""
         await websocket.accept()
         try:
-            caller = await authenticate(context.store, websocket)
-            job = await visible_job(context.store, job_id, caller.user)
+            caller = await context.callers.authenticate(websocket)
+            job = await visible_job(context.store, job_id, caller)
         except APIError as refusal:
             # A close frame's reason holds at most 123 bytes.
             reason = str(refusal).encode()[:_MAX_CLOSE_REASON].decode(errors="ignore")
@@ -57,11 +63,27 @@ def router(context: ServiceContext) -> APIRouter:
             return
         with context.events.subscribe(job.id) as subscription:
             await websocket.send_text(ack(job.id))
-            messages = job_messages(context.store, job.id, subscription)
+            end = StreamEnd()
+            messages = job_messages(context.store, job.id, subscription, end=end)
             if await send_until_disconnect(websocket, messages):
-                await websocket.close(NORMAL_CLOSURE)
+                await websocket.close(NORMAL_CLOSURE, RESULT_SENT if end.result_sent else "")
 
     return stream
+
+
+@dataclass
+class StreamEnd:
+    """How a job's messages ended: whether the last one was the final result."""
+
+    result_sent: bool = False
+
+
+def _stored_messages(
+    store: Store, job_id: str, after: int
+) -> tuple[JobResult, list[InterimResult]]:
+    # The status is read before the interim results: once it is final, every interim result
+    # published before the end is already stored.
+    return store.job_result(job_id), store.interim_results(job_id, after)
 
 
 async def job_messages(
@@ -69,12 +91,15 @@ async def job_messages(
     job_id: str,
     subscription: Subscription,
     check_seconds: float = STORE_CHECK_SECONDS,
+    *,
+    end: StreamEnd | None = None,
 ) -> AsyncIterator[str]:
     """The job's interim results in order, then its final result if it completed.
 
     ``subscription`` must be taken before this starts, so that nothing published meanwhile is
     missed: the store is read first, and live events already read from it are skipped by their
-    sequence number. Ends once the store holds a final status.
+    sequence number. Ends once the store holds a final status; ``end`` then says whether the
+    final result was the last message.
     """
     sent = -1
     events = aiter(subscription)
@@ -82,15 +107,15 @@ async def job_messages(
     live = True
     try:
         while True:
-            # The status is read before the interim results: once it is final, every interim
-            # result published before the end is already stored.
-            outcome = await blocking(store.job_result, job_id)
-            for result in await blocking(store.interim_results, job_id, sent):
+            outcome, published = await blocking(_stored_messages, store, job_id, sent)
+            for result in published:
                 sent = result.seq
                 yield result.payload
             if outcome.status.is_terminal():
                 if outcome.status is JobStatus.COMPLETED and outcome.result is not None:
                     yield outcome.result
+                    if end is not None:
+                        end.result_sent = True
                 return
             while live:
                 if waiting is None:

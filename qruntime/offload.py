@@ -14,7 +14,7 @@ import anyio.to_thread
 from anyio import CapacityLimiter
 from anyio.lowlevel import RunVar
 
-MAX_THREADS = 2
+MAX_THREADS = 4
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -11,10 +13,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 import pytest
+from psycopg import sql
+from sqlalchemy import make_url
 
 from qruntime.backends import BackendCatalogue
 from qruntime.service import wait_until_healthy
+from qruntime.store import normalize_url
 
 SIMULATOR_NAMES = [
     "ibmq_qasm_simulator",
@@ -66,8 +72,16 @@ def qruntime_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "qruntime.cli"]
 
 
-def create_user(data_dir: Path, name: str, *instances: str, plan: str = "premium") -> str:
+def create_user(
+    data_dir: Path,
+    name: str,
+    *instances: str,
+    plan: str = "premium",
+    database_url: str | None = None,
+) -> str:
     args = [*qruntime_command(), "admin", "create-user", name, "--data-dir", str(data_dir)]
+    if database_url:
+        args += ["--database-url", database_url]
     for instance in instances:
         args += ["--instance", instance]
     args += ["--plan", plan]
@@ -123,3 +137,53 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         yield server
     finally:
         server.stop()
+
+
+# PostgreSQL -----------------------------------------------------------------------------------
+
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def _postgres_admin_url() -> str:
+    return os.environ.get("QRUNTIME_TEST_POSTGRES_URL") or DEFAULT_POSTGRES_URL
+
+
+def libpq_url(url: str) -> str:
+    """The libpq form of a SQLAlchemy URL, for psycopg directly."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A database of this test process's own (xdist workers never share one), dropped at
+    the end."""
+    admin_url = _postgres_admin_url()
+    try:
+        admin = psycopg.connect(libpq_url(admin_url), autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        message = f"PostgreSQL is not reachable at {make_url(admin_url)!r}: {exc}"
+        if os.environ.get("QRUNTIME_REQUIRE_POSTGRES") == "1":
+            pytest.fail(message + " (QRUNTIME_REQUIRE_POSTGRES=1)")
+        pytest.skip(message)
+    name = f"qruntime_test_{secrets.token_hex(6)}"
+    with admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        try:
+            yield normalize_url(admin_url).set(database=name).render_as_string(hide_password=False)
+        finally:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty database: a SQLite file, or a fresh schema in PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'qruntime.db'}"
+    base_url: str = request.getfixturevalue("postgres_database")
+    schema = f"test_{secrets.token_hex(6)}"
+    with psycopg.connect(libpq_url(base_url), autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    url = make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False)

@@ -37,12 +37,9 @@ from qruntime.server.routes.stream import job_messages
 from qruntime.settings import Settings
 from qruntime.status import JOB_STATUS_HEADER, JobStatus
 from qruntime.store import InvalidTransition, Job, Plan, Store
-from tests import test_store
 from tests.conftest import SIMULATOR_NAMES
 
-# The store's database fixtures: every test here runs on SQLite and on PostgreSQL.
-database_url = test_store.database_url
-postgres_database = test_store.postgres_database
+# The database fixtures (conftest): every test here runs on SQLite and on PostgreSQL.
 
 WAIT_S = 120.0
 """The longest a test waits for a job thread or the server; reached only when something hangs."""

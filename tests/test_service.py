@@ -52,8 +52,12 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = WAIT) ->
         time.sleep(0.05)
 
 
-def stored_jobs(data_dir: Path) -> dict[str, Job]:
-    with Store.open(f"sqlite:///{data_dir / 'qruntime.db'}") as store:
+def store_url(server: LiveServer) -> str:
+    return server.database_url or f"sqlite:///{server.data_dir / 'qruntime.db'}"
+
+
+def stored_jobs(database_url: str) -> dict[str, Job]:
+    with Store.open(database_url) as store:
         jobs, _ = store.list_jobs(limit=1000)
         return {job.id: job for job in jobs}
 
@@ -108,10 +112,10 @@ def test_cancel_a_queued_and_a_running_job(live_server: LiveServer, sleeper: str
         # The client marks a cancelled job CANCELLED at once; the server stores it when the
         # worker has stopped.
         wait_for(
-            lambda: all(stored_jobs(live_server.data_dir)[i].status.is_terminal() for i in ids),
+            lambda: all(stored_jobs(store_url(live_server))[i].status.is_terminal() for i in ids),
             "the cancelled jobs to be stored as finished",
         )
-        stored = stored_jobs(live_server.data_dir)
+        stored = stored_jobs(store_url(live_server))
         assert stored[queued.job_id()].status is JobStatus.CANCELLED
         assert stored[queued.job_id()].started is None
         for blocker in blockers:
@@ -130,7 +134,7 @@ def test_a_device_emulator_runs_one_job_at_a_time(live_server: LiveServer, sleep
         simulator = [run(provider, sleeper, SIMULATOR, seconds=1.5) for _ in range(2)]
         for job in simulator:
             job.result(timeout=WAIT)
-    stored = stored_jobs(live_server.data_dir)
+    stored = stored_jobs(store_url(live_server))
     first, second = sorted(
         (stored[j.job_id()] for j in device), key=lambda j: j.started or j.created
     )
@@ -160,7 +164,7 @@ def test_fair_share_lets_another_instance_in(tmp_path: Path) -> None:
             late.result(timeout=WAIT)
             for job in flood:
                 job.result(timeout=WAIT)
-        stored = stored_jobs(tmp_path)
+        stored = stored_jobs(store_url(server))
         late_start = stored[late.job_id()].started
         assert late_start is not None
         started_before = [
@@ -173,9 +177,15 @@ def test_fair_share_lets_another_instance_in(tmp_path: Path) -> None:
 
 
 def test_kill_9_and_restart_accounts_for_every_job(tmp_path: Path) -> None:
-    token = create_user(tmp_path, "carol", "lab/group/main")
-    process, url = start_server(tmp_path, workers=1)
-    server = LiveServer(url, tmp_path, token, token, process, None)
+    kill_9_and_restart(tmp_path, create_user(tmp_path, "carol", "lab/group/main"), None)
+
+
+def kill_9_and_restart(data_dir: Path, token: str, database_url: str | None) -> None:
+    """A server killed with a job running and three queued: after a restart the running one
+    has failed with the reason, the queued ones ran, all started after the kill."""
+    extra = ("--database-url", database_url) if database_url else ()
+    process, url = start_server(data_dir, workers=1, extra=extra)
+    server = LiveServer(url, data_dir, token, token, process, database_url)
     try:
         with connect(server) as provider:
             program = upload_sleeper(provider)
@@ -184,15 +194,15 @@ def test_kill_9_and_restart_accounts_for_every_job(tmp_path: Path) -> None:
             wait_for(lambda: running.status().name == "RUNNING", "the first job to run")
         server.stop(kill=True)
         killed_at = datetime.datetime.now(datetime.UTC)
-        process, url = start_server(tmp_path, workers=1)
-        server = LiveServer(url, tmp_path, token, token, process, None)
+        process, url = start_server(data_dir, workers=1, extra=extra)
+        server = LiveServer(url, data_dir, token, token, process, database_url)
         with connect(server) as provider:
             for job in queued:
                 assert provider.runtime.job(job.job_id()).result(timeout=WAIT) == {"slept": 0.2}
             again = provider.runtime.job(running.job_id())
             assert again.status().name == "ERROR"
             assert "server restarted while the job was running" in again.error_message()
-        stored = stored_jobs(tmp_path)
+        stored = stored_jobs(store_url(server))
         assert stored[running.job_id()].status is JobStatus.FAILED
         assert all(stored[j.job_id()].status is JobStatus.COMPLETED for j in queued)
         assert all((stored[j.job_id()].started or killed_at) >= killed_at for j in queued)
@@ -203,8 +213,7 @@ def test_kill_9_and_restart_accounts_for_every_job(tmp_path: Path) -> None:
 def test_a_job_another_server_stored_runs_too(live_server: LiveServer) -> None:
     # Jobs submitted here reach the scheduler at once; one stored by another API server on the
     # same database is found when the scheduler next reads the store's queue.
-    url = live_server.database_url or f"sqlite:///{live_server.data_dir / 'qruntime.db'}"
-    with connect(live_server) as provider, Store.open(url) as store:
+    with connect(live_server) as provider, Store.open(store_url(live_server)) as store:
         program = provider.runtime.program("hello-world")
         instance = store.get_instance("ibm-q", "open", "main")
         owner = store.user_by_access_token(provider._session.access_token or "")

@@ -8,20 +8,15 @@ PostgreSQL is found at ``$QRUNTIME_TEST_POSTGRES_URL`` (default: the local serve
 
 from __future__ import annotations
 
-import os
-import secrets
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from psycopg import sql
-from sqlalchemy import create_engine, inspect, make_url, text
+from sqlalchemy import create_engine, inspect, text
 
 from qruntime.errors import InputError
 from qruntime.status import RAN_TOO_LONG, JobStatus
@@ -45,7 +40,6 @@ from qruntime.store.migrate import current_revision, head_revision
 from qruntime.store.models import Base
 from qruntime.store.output import truncation_mark
 
-DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 START = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
@@ -68,51 +62,6 @@ class ManualClock:
 
 
 # Databases ------------------------------------------------------------------------------------
-
-
-def _postgres_admin_url() -> str:
-    return os.environ.get("QRUNTIME_TEST_POSTGRES_URL") or DEFAULT_POSTGRES_URL
-
-
-def _libpq(url: str) -> str:
-    """The libpq form of a SQLAlchemy URL, for psycopg directly."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-@pytest.fixture(scope="session")
-def postgres_database() -> Iterator[str]:
-    """A database of this test process's own (xdist workers never share one), dropped at
-    the end."""
-    admin_url = _postgres_admin_url()
-    try:
-        admin = psycopg.connect(_libpq(admin_url), autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        message = f"PostgreSQL is not reachable at {make_url(admin_url)!r}: {exc}"
-        if os.environ.get("QRUNTIME_REQUIRE_POSTGRES") == "1":
-            pytest.fail(message + " (QRUNTIME_REQUIRE_POSTGRES=1)")
-        pytest.skip(message)
-    name = f"qruntime_test_{secrets.token_hex(6)}"
-    with admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        try:
-            yield normalize_url(admin_url).set(database=name).render_as_string(hide_password=False)
-        finally:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The URL of an empty database: a SQLite file, or a fresh schema in PostgreSQL."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'qruntime.db'}"
-    base_url: str = request.getfixturevalue("postgres_database")
-    schema = f"test_{secrets.token_hex(6)}"
-    with psycopg.connect(_libpq(base_url), autocommit=True) as connection:
-        connection.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-    url = make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    return url.render_as_string(hide_password=False)
 
 
 @pytest.fixture

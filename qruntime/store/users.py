@@ -8,7 +8,7 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,6 +29,26 @@ def _user(row: UserRow) -> User:
 
 def _api_token(row: ApiTokenRow) -> ApiTokenInfo:
     return ApiTokenInfo(row.id, row.user_id, row.prefix, row.created, row.revoked)
+
+
+def _user_holding(
+    session: Session,
+    tokens: type[ApiTokenRow] | type[AccessTokenRow],
+    token: str,
+    *conditions: ColumnElement[bool],
+) -> User | None:
+    """The enabled user holding an unrevoked token of that kind (and meeting ``conditions``)."""
+    row = session.scalars(
+        select(UserRow)
+        .join(tokens, tokens.user_id == UserRow.id)
+        .where(
+            tokens.token_hash == token_hash(token),
+            tokens.revoked.is_(None),
+            UserRow.disabled.is_(False),
+            *conditions,
+        )
+    ).one_or_none()
+    return None if row is None else _user(row)
 
 
 class Users(StoreBase):
@@ -121,16 +141,7 @@ class Users(StoreBase):
         """The user an API token belongs to; None if it is unknown or revoked, or the user
         is disabled."""
         with self._db.read() as session:
-            row = session.scalars(
-                select(UserRow)
-                .join(ApiTokenRow, ApiTokenRow.user_id == UserRow.id)
-                .where(
-                    ApiTokenRow.token_hash == token_hash(token),
-                    ApiTokenRow.revoked.is_(None),
-                    UserRow.disabled.is_(False),
-                )
-            ).one_or_none()
-            return None if row is None else _user(row)
+            return _user_holding(session, ApiTokenRow, token)
 
     def _api_token_row(self, user_id: int, token: str) -> ApiTokenRow:
         return ApiTokenRow(
@@ -169,17 +180,9 @@ class Users(StoreBase):
             return self._user_by_access_token(session, token)
 
     def _user_by_access_token(self, session: Session, token: str) -> User | None:
-        row = session.scalars(
-            select(UserRow)
-            .join(AccessTokenRow, AccessTokenRow.user_id == UserRow.id)
-            .where(
-                AccessTokenRow.token_hash == token_hash(token),
-                AccessTokenRow.revoked.is_(None),
-                AccessTokenRow.expires_at > self._now(),
-                UserRow.disabled.is_(False),
-            )
-        ).one_or_none()
-        return None if row is None else _user(row)
+        return _user_holding(
+            session, AccessTokenRow, token, AccessTokenRow.expires_at > self._now()
+        )
 
     def revoke_access_token(self, token: str) -> bool:
         """Revoke an access token (logout); return whether a live one was revoked."""

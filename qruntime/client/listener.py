@@ -14,6 +14,7 @@ import contextlib
 import socket
 import ssl
 import threading
+import weakref
 from collections.abc import Iterator, Mapping
 
 from websockets.client import ClientProtocol
@@ -26,6 +27,10 @@ ABNORMAL_CLOSURE = 1006
 """The close code of a connection that ended without a close frame."""
 _RECEIVE_BYTES = 65536
 _DATA = (Opcode.TEXT, Opcode.BINARY, Opcode.CONT)
+_sessions: weakref.WeakKeyDictionary[ssl.SSLContext, dict[tuple[str, int], ssl.SSLSession]] = (
+    weakref.WeakKeyDictionary()
+)
+"""TLS sessions to resume, per context (a session only works with its own) and server."""
 
 
 class Listener:
@@ -50,6 +55,7 @@ class Listener:
         self._socket: socket.socket | None = None
         self._lock = threading.Lock()
         self._closed = False
+        self._sessions: dict[tuple[str, int], ssl.SSLSession] | None = None
         self.close_code: int | None = None
         self.close_reason: str = ""
 
@@ -61,7 +67,12 @@ class Listener:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
             if self._uri.secure:
                 context = self._context or ssl.create_default_context()
-                sock = context.wrap_socket(sock, server_hostname=self._uri.host)
+                self._sessions = _sessions.setdefault(context, {})
+                sock = context.wrap_socket(
+                    sock,
+                    server_hostname=self._uri.host,
+                    session=self._sessions.get((self._uri.host, self._uri.port)),
+                )
             with self._lock:
                 if self._closed:
                     raise OSError("the stream was closed while it connected")
@@ -122,6 +133,10 @@ class Listener:
             self._closed = True
             sock, self._socket = self._socket, None
         if sock is not None:
+            if isinstance(sock, ssl.SSLSocket) and self._sessions is not None and sock.session:
+                # The next stream to this server resumes this TLS session: no certificate to
+                # send, sign and verify again.
+                self._sessions[(self._uri.host, self._uri.port)] = sock.session
             sock.close()
 
     def _receive(self) -> None:

@@ -55,7 +55,14 @@ def utc_now() -> datetime:
 
 def random_id(length: int, alphabet: str = _LOWER_ALNUM) -> str:
     """A random id from ``alphabet``; 20 lower-case letters and digits carry 103 bits."""
-    return "".join(secrets.choice(alphabet) for _ in range(length))
+    # One read of the system's randomness, not one per character; bytes past the largest
+    # multiple of the alphabet's size are skipped, so that every character is equally likely.
+    size = len(alphabet)
+    usable = 256 - 256 % size
+    chosen: list[str] = []
+    while len(chosen) < length:
+        chosen += [alphabet[byte % size] for byte in secrets.token_bytes(length) if byte < usable]
+    return "".join(chosen[:length])
 
 
 def random_suffix(length: int = 10) -> str:

@@ -11,9 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Row, Select, delete, exists, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    Table,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from qruntime.errors import InputError
@@ -31,6 +43,13 @@ _PENDING = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 _FINISHED = tuple(status.value for status in JobStatus if status.is_terminal())
 
 
+_JOBS = cast(Table, JobRow.__table__)
+_JOB_TAGS = cast(Table, JobTagRow.__table__)
+# One constant statement: the SET clause comes from the parameters, so SQLAlchemy compiles it
+# once per set of columns instead of building a statement for every transition.
+_UPDATE_JOB = update(_JOBS).where(
+    _JOBS.c.id == bindparam("job_id"), _JOBS.c.status == bindparam("current_status")
+)
 _JOB_COLUMNS = tuple(
     column for column in JobRow.__table__.c if column.name not in ("result", "error")
 )
@@ -167,30 +186,34 @@ class Jobs(StoreBase):
                 session_id=session_id,
                 max_execution_time=max_execution_time,
             )
+            # The table's constant INSERT with the row as parameters: SQLAlchemy compiles it
+            # once, where values() in the statement would cost a new cache key on every job.
             session.execute(
-                insert(JobRow).values(
-                    id=job_id,
-                    program_id=program_id,
-                    instance_id=instance_id,
-                    backend=backend,
-                    owner_id=owner_id,
-                    params=params,
-                    status=JobStatus.QUEUED.value,
-                    reason=None,
-                    created=now,
-                    log_level=log_level,
-                    tags=unique_tags,
-                    session_id=session_id,
-                    max_execution_time=max_execution_time,
-                    interim_count=0,
-                    log_chunks=0,
-                    log_bytes=0,
-                    log_truncated=False,
-                )
+                insert(_JOBS),
+                {
+                    "id": job_id,
+                    "program_id": program_id,
+                    "instance_id": instance_id,
+                    "backend": backend,
+                    "owner_id": owner_id,
+                    "params": params,
+                    "status": JobStatus.QUEUED.value,
+                    "reason": None,
+                    "created": now,
+                    "log_level": log_level,
+                    "tags": unique_tags,
+                    "session_id": session_id,
+                    "max_execution_time": max_execution_time,
+                    "interim_count": 0,
+                    "log_chunks": 0,
+                    "log_bytes": 0,
+                    "log_truncated": False,
+                },
             )
             if unique_tags:
                 session.execute(
-                    insert(JobTagRow), [{"job_id": job_id, "tag": tag} for tag in unique_tags]
+                    insert(_JOB_TAGS),
+                    [{"job_id": job_id, "tag": tag} for tag in unique_tags],
                 )
             return job
 
@@ -202,15 +225,16 @@ class Jobs(StoreBase):
     def job_result(self, job_id: str) -> JobResult:
         """The job's status with its final result or error text (None while it runs)."""
         with self._db.read() as session:
+            jobs = _JOBS.c
             row = session.execute(
                 select(
-                    JobRow.status,
-                    JobRow.reason,
-                    JobRow.result,
-                    JobRow.error,
-                    JobRow.owner_id,
-                    JobRow.instance_id,
-                ).where(JobRow.id == job_id)
+                    jobs.status,
+                    jobs.reason,
+                    jobs.result,
+                    jobs.error,
+                    jobs.owner_id,
+                    jobs.instance_id,
+                ).where(jobs.id == job_id)
             ).one_or_none()
             if row is None:
                 raise NotFound(f"no job with id {job_id!r}")
@@ -223,6 +247,16 @@ class Jobs(StoreBase):
                 row.owner_id,
                 row.instance_id,
             )
+
+    def job_owner(self, job_id: str) -> tuple[int, int]:
+        """Who submitted the job, and in which instance: ``(owner_id, instance_id)``."""
+        with self._db.read() as session:
+            row = session.execute(
+                select(_JOBS.c.owner_id, _JOBS.c.instance_id).where(_JOBS.c.id == job_id)
+            ).one_or_none()
+            if row is None:
+                raise NotFound(f"no job with id {job_id!r}")
+            return row.owner_id, row.instance_id
 
     def list_jobs(
         self,
@@ -318,10 +352,7 @@ class Jobs(StoreBase):
             if error is not None:
                 values["error"] = error
             changed = session.execute(
-                update(JobRow)
-                .where(JobRow.id == job_id, JobRow.status == current.value)
-                .values(**values)
-                .execution_options(synchronize_session=False)
+                _UPDATE_JOB, {"job_id": job_id, "current_status": current.value, **values}
             )
             if rowcount(changed) != 1:
                 # Only reachable if something bypassed the row lock; refuse rather than guess.

@@ -7,13 +7,19 @@ out gap-free and in order, on PostgreSQL as on SQLite.
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from typing import cast
+
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from qruntime.store._base import StoreBase
 from qruntime.store.errors import LimitExceeded, NotFound
 from qruntime.store.models import InterimResultRow, JobLogChunkRow, JobRow
 from qruntime.store.records import InterimResult
+
+# Core tables for the reads every stream makes (no ORM state to build).
+_JOBS = cast(Table, JobRow.__table__)
+_INTERIM = cast(Table, InterimResultRow.__table__)
 
 DEFAULT_LOG_CAP_BYTES = 1_048_576
 
@@ -60,15 +66,16 @@ class JobOutput(StoreBase):
     def interim_results(self, job_id: str, after_seq: int | None = None) -> list[InterimResult]:
         """A job's interim results in order; only those after ``after_seq`` if given."""
         with self._db.read() as session:
-            if session.scalar(select(JobRow.id).where(JobRow.id == job_id)) is None:
+            if session.scalar(select(_JOBS.c.id).where(_JOBS.c.id == job_id)) is None:
                 raise NotFound(f"no job with id {job_id!r}")
+            interim = _INTERIM.c
             query = (
-                select(InterimResultRow.seq, InterimResultRow.payload)
-                .where(InterimResultRow.job_id == job_id)
-                .order_by(InterimResultRow.seq)
+                select(interim.seq, interim.payload)
+                .where(interim.job_id == job_id)
+                .order_by(interim.seq)
             )
             if after_seq is not None:
-                query = query.where(InterimResultRow.seq > after_seq)
+                query = query.where(interim.seq > after_seq)
             return [InterimResult(seq, payload) for seq, payload in session.execute(query)]
 
     def append_log(self, job_id: str, text: str, cap_bytes: int = DEFAULT_LOG_CAP_BYTES) -> bool:

@@ -21,9 +21,10 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from qruntime.execution.events import InterimEvent, JobEvent, Subscription
 from qruntime.server.context import ServiceContext
-from qruntime.server.errors import APIError
+from qruntime.server.errors import APIError, NotFound
+from qruntime.server.routes.access import job_not_found
 from qruntime.server.routes.blocking import blocking
-from qruntime.server.routes.jobs import visible_job
+from qruntime.server.routes.jobs import check_visible
 from qruntime.status import JobStatus
 from qruntime.store import InterimResult, JobResult, Store
 
@@ -55,16 +56,20 @@ def router(context: ServiceContext) -> APIRouter:
         await websocket.accept()
         try:
             caller = await context.callers.authenticate(websocket)
-            job = await visible_job(context.store, job_id, caller)
+            try:
+                owner_id, instance_id = await blocking(context.store.job_owner, job_id)
+            except NotFound:
+                raise job_not_found(job_id) from None
+            check_visible(owner_id, instance_id, job_id, caller)
         except APIError as refusal:
             # A close frame's reason holds at most 123 bytes.
             reason = str(refusal).encode()[:_MAX_CLOSE_REASON].decode(errors="ignore")
             await websocket.close(APPLICATION_ERROR_BASE + refusal.status_code, reason)
             return
-        with context.events.subscribe(job.id) as subscription:
-            await websocket.send_text(ack(job.id))
+        with context.events.subscribe(job_id) as subscription:
+            await websocket.send_text(ack(job_id))
             end = StreamEnd()
-            messages = job_messages(context.store, job.id, subscription, end=end)
+            messages = job_messages(context.store, job_id, subscription, end=end)
             if await send_until_disconnect(websocket, messages):
                 await websocket.close(NORMAL_CLOSURE, RESULT_SENT if end.result_sent else "")
 

@@ -33,7 +33,7 @@ from qruntime.serialization import decode_inputs, encode
 from qruntime.server.app import create_app
 from qruntime.server.context import ServiceContext
 from qruntime.server.routes import routers
-from qruntime.server.routes.stream import job_messages
+from qruntime.server.routes.stream import StreamEnd, job_messages
 from qruntime.settings import Settings
 from qruntime.status import JOB_STATUS_HEADER, JobStatus
 from qruntime.store import InvalidTransition, Job, Plan, Store
@@ -997,6 +997,55 @@ async def test_a_stream_follows_the_store_when_no_event_comes(service: Service) 
         store.transition(job_id, JobStatus.COMPLETED, result='"done"')
         rest = [message async for message in messages]
     assert rest == ['{"step": 1}', '"done"']
+
+
+async def test_an_end_that_tells_what_was_stored_needs_no_read(service: Service) -> None:
+    """The process that ran the job sends its result with the end: a stream that has every
+    interim result finishes from the event alone (here the store still says RUNNING)."""
+    headers = await service.login_user("ada")
+    service.queue.hold = True
+    job_id = (await submit(service, headers)).json()["id"]
+    store = service.store
+    store.transition(job_id, JobStatus.RUNNING)
+    store.add_interim_result(job_id, '{"step": 0}')
+    end = StreamEnd()
+    with service.events.subscribe(job_id) as subscription:
+        messages = job_messages(store, job_id, subscription, check_seconds=WAIT_S, end=end)
+        assert await anext(messages) == '{"step": 0}'
+        service.events.job_ended(job_id, result='"from the event"', interim_count=1)
+        rest = [message async for message in messages]
+    assert rest == ['"from the event"']
+    assert end.result_sent
+
+
+async def test_an_end_that_misses_an_interim_result_reads_the_store(service: Service) -> None:
+    headers = await service.login_user("ada")
+    service.queue.hold = True
+    job_id = (await submit(service, headers)).json()["id"]
+    store = service.store
+    store.transition(job_id, JobStatus.RUNNING)
+    end = StreamEnd()
+    with service.events.subscribe(job_id) as subscription:
+        messages = job_messages(store, job_id, subscription, check_seconds=WAIT_S, end=end)
+        first = asyncio.ensure_future(anext(messages))
+        await until(lambda: waiting_for_events(subscription), "the stream to wait for events")
+        store.add_interim_result(job_id, '{"step": 0}')  # stored, but its event never came
+        store.transition(job_id, JobStatus.COMPLETED, result='"stored"')
+        service.events.job_ended(job_id, result='"stored"', interim_count=1)
+        rest = [await first] + [message async for message in messages]
+    assert rest == ['{"step": 0}', '"stored"']
+    assert end.result_sent
+
+
+def waiting_for_events(subscription: Any) -> bool:
+    return bool(subscription._queue._getters)  # someone awaits the next event
+
+
+async def until(condition: Any, what: str) -> None:
+    deadline = asyncio.get_running_loop().time() + WAIT_S
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.01)
 
 
 async def test_a_client_that_leaves_ends_its_subscription(live: LiveService) -> None:

@@ -24,7 +24,15 @@ class InterimEvent:
 
 @dataclass(frozen=True)
 class JobEnded:
-    """The job reached a final status, which is already stored."""
+    """The job reached a final status, which is already stored.
+
+    The process that ran the job also tells what it stored: the final ``result`` of a completed
+    job and how many interim results there were, so that a subscriber that has them all needs
+    no read of the store. ``None`` where it does not know (a cancel, another process).
+    """
+
+    result: str | None = None
+    interim_count: int | None = None
 
 
 JobEvent = InterimEvent | JobEnded
@@ -78,10 +86,17 @@ class JobEvents:
         for subscription in tuple(self._subscribers.get(job_id, ())):
             subscription._put(InterimEvent(seq, payload))
 
-    def job_ended(self, job_id: str) -> None:
-        """Tell subscribers that the job's final status is stored; they stop after this."""
+    def job_ended(
+        self, job_id: str, result: str | None = None, interim_count: int | None = None
+    ) -> None:
+        """Tell subscribers that the job's final status is stored; they stop after this.
+
+        ``result`` (a completed job's stored result) and ``interim_count`` may be given
+        together when known; see :class:`JobEnded`.
+        """
+        event = JobEnded(result, interim_count)
         for subscription in tuple(self._subscribers.pop(job_id, ())):
-            subscription._put(JobEnded())
+            subscription._put(event)
 
     def subscriber_count(self, job_id: str) -> int:
         return len(self._subscribers.get(job_id, ()))

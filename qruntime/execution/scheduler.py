@@ -90,6 +90,7 @@ class Scheduler:
         self._running: dict[str, _Running] = {}
         self._queue: dict[int, dict[str, QueuedJob]] = {}  # instance -> its jobs, FIFO
         self._simulators: dict[str, bool] = {}
+        self._interim_counts: dict[str, int] = {}  # running job -> interim results stored
         self._handed_in: set[str] = set()
         self._queue_read_at = -math.inf
         self._usage: dict[int, float] = {}
@@ -300,6 +301,7 @@ class Scheduler:
                 except LimitExceeded as exc:
                     await offload(self._store.append_log, job.id, f"{exc}\n")
                     return
+                self._interim_counts[job.id] = max(self._interim_counts.get(job.id, 0), seq + 1)
                 self._events.interim_result(job.id, seq, event.payload)
             elif isinstance(event, LogOutput):
                 await offload(self._store.append_log, job.id, event.text)
@@ -325,7 +327,13 @@ class Scheduler:
             )
         except (InvalidTransition, NotFound) as exc:
             logger.warning("job %s: outcome %s not stored: %s", job_id, outcome.status, exc)
-        self._events.job_ended(job_id)
+            self._interim_counts.pop(job_id, None)
+            self._events.job_ended(job_id)
+            return
+        # What was stored goes with the news, so streams that have the rest need no read.
+        result = outcome.result if outcome.status is JobStatus.COMPLETED else None
+        interim_count = self._interim_counts.pop(job_id, 0)
+        self._events.job_ended(job_id, result=result, interim_count=interim_count)
 
 
 def _program_ref(program: Program) -> ProgramRef:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from qruntime.execution.events import InterimEvent, JobEvent, Subscription
+from qruntime.execution.events import InterimEvent, JobEnded, JobEvent, Subscription
 from qruntime.server.context import ServiceContext
 from qruntime.server.errors import APIError, NotFound
 from qruntime.server.routes.access import job_not_found
@@ -134,6 +134,13 @@ async def job_messages(
                 except StopAsyncIteration:
                     live = False
                     break
+                if isinstance(event, JobEnded) and event.interim_count == sent + 1:
+                    # Every interim result is out, and the end says what was stored.
+                    if event.result is not None:
+                        yield event.result
+                        if end is not None:
+                            end.result_sent = True
+                    return
                 if not isinstance(event, InterimEvent) or event.seq > sent + 1:
                     break  # the end, or a gap: the store has the whole story
                 if event.seq == sent + 1:

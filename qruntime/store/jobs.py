@@ -110,6 +110,27 @@ def _unique_tags(tags: Iterable[str]) -> list[str]:
     return unique
 
 
+def read_job_result(session: Session, job_id: str) -> JobResult:
+    """:meth:`Jobs.job_result` inside a read the caller holds."""
+    jobs = _JOBS.c
+    row = session.execute(
+        select(
+            jobs.status, jobs.reason, jobs.result, jobs.error, jobs.owner_id, jobs.instance_id
+        ).where(jobs.id == job_id)
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"no job with id {job_id!r}")
+    return JobResult(
+        job_id,
+        JobStatus(row.status),
+        row.reason,
+        row.result,
+        row.error,
+        row.owner_id,
+        row.instance_id,
+    )
+
+
 class Jobs(StoreBase):
     """Job records and their lifecycle."""
 
@@ -225,38 +246,7 @@ class Jobs(StoreBase):
     def job_result(self, job_id: str) -> JobResult:
         """The job's status with its final result or error text (None while it runs)."""
         with self._db.read() as session:
-            jobs = _JOBS.c
-            row = session.execute(
-                select(
-                    jobs.status,
-                    jobs.reason,
-                    jobs.result,
-                    jobs.error,
-                    jobs.owner_id,
-                    jobs.instance_id,
-                ).where(jobs.id == job_id)
-            ).one_or_none()
-            if row is None:
-                raise NotFound(f"no job with id {job_id!r}")
-            return JobResult(
-                job_id,
-                JobStatus(row.status),
-                row.reason,
-                row.result,
-                row.error,
-                row.owner_id,
-                row.instance_id,
-            )
-
-    def job_owner(self, job_id: str) -> tuple[int, int]:
-        """Who submitted the job, and in which instance: ``(owner_id, instance_id)``."""
-        with self._db.read() as session:
-            row = session.execute(
-                select(_JOBS.c.owner_id, _JOBS.c.instance_id).where(_JOBS.c.id == job_id)
-            ).one_or_none()
-            if row is None:
-                raise NotFound(f"no job with id {job_id!r}")
-            return row.owner_id, row.instance_id
+            return read_job_result(session, job_id)
 
     def list_jobs(
         self,

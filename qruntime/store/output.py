@@ -29,6 +29,18 @@ def truncation_mark(cap_bytes: int) -> str:
     return f"... [log truncated at {cap_bytes} bytes]\n"
 
 
+def read_interim_results(
+    session: Session, job_id: str, after_seq: int | None = None
+) -> list[InterimResult]:
+    """A job's interim results (after ``after_seq``), inside a read the caller holds."""
+    interim = _INTERIM.c
+    query = select(interim.seq, interim.payload).where(interim.job_id == job_id)
+    if after_seq is not None:
+        query = query.where(interim.seq > after_seq)
+    rows = session.execute(query.order_by(interim.seq))
+    return [InterimResult(seq, payload) for seq, payload in rows]
+
+
 class JobOutput(StoreBase):
     """Interim results and logs of jobs.
 
@@ -68,15 +80,7 @@ class JobOutput(StoreBase):
         with self._db.read() as session:
             if session.scalar(select(_JOBS.c.id).where(_JOBS.c.id == job_id)) is None:
                 raise NotFound(f"no job with id {job_id!r}")
-            interim = _INTERIM.c
-            query = (
-                select(interim.seq, interim.payload)
-                .where(interim.job_id == job_id)
-                .order_by(interim.seq)
-            )
-            if after_seq is not None:
-                query = query.where(interim.seq > after_seq)
-            return [InterimResult(seq, payload) for seq, payload in session.execute(query)]
+            return read_interim_results(session, job_id, after_seq)
 
     def append_log(self, job_id: str, text: str, cap_bytes: int = DEFAULT_LOG_CAP_BYTES) -> bool:
         """Append to a job's log, keeping at most its first ``cap_bytes`` bytes (UTF-8).

@@ -12,10 +12,10 @@ from qruntime.store import migrate
 from qruntime.store._base import DEFAULT_MAX_INTERIM_RESULTS, Clock, utc_now
 from qruntime.store.database import Database, sqlite_url
 from qruntime.store.instances import OPEN_INSTANCE, Instances
-from qruntime.store.jobs import Jobs
-from qruntime.store.output import JobOutput
+from qruntime.store.jobs import Jobs, read_job_result
+from qruntime.store.output import JobOutput, read_interim_results
 from qruntime.store.programs import Programs
-from qruntime.store.records import Instance, Plan, User
+from qruntime.store.records import Instance, InterimResult, JobResult, Plan, User
 from qruntime.store.users import Users
 
 
@@ -62,6 +62,14 @@ class Store(Users, Instances, Programs, Jobs, JobOutput):
         with self._db.read() as session:
             user = self._user_by_access_token(session, access_token)
             return None if user is None else (user, self._instances_of(session, user.id))
+
+    def job_messages(self, job_id: str, after_seq: int) -> tuple[JobResult, list[InterimResult]]:
+        """What a job's stream sends, in one read: its status, result and owner, and the interim
+        results after ``after_seq``. The status is read first: once it is final, every interim
+        result published before the end is stored too."""
+        with self._db.read() as session:
+            outcome = read_job_result(session, job_id)
+            return outcome, read_interim_results(session, job_id, after_seq)
 
     def close(self) -> None:
         """Close the database connections."""

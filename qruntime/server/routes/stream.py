@@ -54,22 +54,24 @@ def router(context: ServiceContext) -> APIRouter:
     async def job_stream(websocket: WebSocket, job_id: str) -> None:
         """Stream a job's results; the access token comes on the upgrade request."""
         await websocket.accept()
-        try:
-            caller = await context.callers.authenticate(websocket)
-            try:
-                owner_id, instance_id = await blocking(context.store.job_owner, job_id)
-            except NotFound:
-                raise job_not_found(job_id) from None
-            check_visible(owner_id, instance_id, job_id, caller)
-        except APIError as refusal:
-            # A close frame's reason holds at most 123 bytes.
-            reason = str(refusal).encode()[:_MAX_CLOSE_REASON].decode(errors="ignore")
-            await websocket.close(APPLICATION_ERROR_BASE + refusal.status_code, reason)
-            return
+        # Subscribed before the first read of the store, so that nothing published between
+        # the two is missed; that read also says whose job it is.
         with context.events.subscribe(job_id) as subscription:
+            try:
+                caller = await context.callers.authenticate(websocket)
+                try:
+                    first = await blocking(context.store.job_messages, job_id, -1)
+                except NotFound:
+                    raise job_not_found(job_id) from None
+                check_visible(first[0].owner_id, first[0].instance_id, job_id, caller)
+            except APIError as refusal:
+                # A close frame's reason holds at most 123 bytes.
+                reason = str(refusal).encode()[:_MAX_CLOSE_REASON].decode(errors="ignore")
+                await websocket.close(APPLICATION_ERROR_BASE + refusal.status_code, reason)
+                return
             await websocket.send_text(ack(job_id))
             end = StreamEnd()
-            messages = job_messages(context.store, job_id, subscription, end=end)
+            messages = job_messages(context.store, job_id, subscription, end=end, first=first)
             if await send_until_disconnect(websocket, messages):
                 await websocket.close(NORMAL_CLOSURE, RESULT_SENT if end.result_sent else "")
 
@@ -83,14 +85,6 @@ class StreamEnd:
     result_sent: bool = False
 
 
-def _stored_messages(
-    store: Store, job_id: str, after: int
-) -> tuple[JobResult, list[InterimResult]]:
-    # The status is read before the interim results: once it is final, every interim result
-    # published before the end is already stored.
-    return store.job_result(job_id), store.interim_results(job_id, after)
-
-
 async def job_messages(
     store: Store,
     job_id: str,
@@ -98,13 +92,14 @@ async def job_messages(
     check_seconds: float = STORE_CHECK_SECONDS,
     *,
     end: StreamEnd | None = None,
+    first: tuple[JobResult, list[InterimResult]] | None = None,
 ) -> AsyncIterator[str]:
     """The job's interim results in order, then its final result if it completed.
 
     ``subscription`` must be taken before this starts, so that nothing published meanwhile is
     missed: the store is read first, and live events already read from it are skipped by their
     sequence number. Ends once the store holds a final status; ``end`` then says whether the
-    final result was the last message.
+    final result was the last message. ``first``: the store's first answer, already read.
     """
     sent = -1
     events = aiter(subscription)
@@ -112,7 +107,10 @@ async def job_messages(
     live = True
     try:
         while True:
-            outcome, published = await blocking(_stored_messages, store, job_id, sent)
+            if first is not None:
+                (outcome, published), first = first, None
+            else:
+                outcome, published = await blocking(store.job_messages, job_id, sent)
             for result in published:
                 sent = result.seq
                 yield result.payload

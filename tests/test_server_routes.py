@@ -982,13 +982,19 @@ async def test_a_cancelled_job_closes_its_stream_without_a_result(live: LiveServ
     assert (messages, code) == ([], 1000)
 
 
-async def test_a_stream_follows_the_store_when_no_event_comes(service: Service) -> None:
-    """A job run by another server process: its events never reach this one's subscribers."""
+async def running_job(service: Service) -> str:
+    """A job of ada's, held by the fake queue and marked RUNNING in the store."""
     headers = await service.login_user("ada")
     service.queue.hold = True
-    job_id = (await submit(service, headers)).json()["id"]
+    job_id: str = (await submit(service, headers)).json()["id"]
+    service.store.transition(job_id, JobStatus.RUNNING)
+    return job_id
+
+
+async def test_a_stream_follows_the_store_when_no_event_comes(service: Service) -> None:
+    """A job run by another server process: its events never reach this one's subscribers."""
+    job_id = await running_job(service)
     store = service.store
-    store.transition(job_id, JobStatus.RUNNING)
     store.add_interim_result(job_id, '{"step": 0}')
     with service.events.subscribe(job_id) as subscription:
         messages = job_messages(store, job_id, subscription, check_seconds=0.01)
@@ -1002,11 +1008,8 @@ async def test_a_stream_follows_the_store_when_no_event_comes(service: Service) 
 async def test_an_end_that_tells_what_was_stored_needs_no_read(service: Service) -> None:
     """The process that ran the job sends its result with the end: a stream that has every
     interim result finishes from the event alone (here the store still says RUNNING)."""
-    headers = await service.login_user("ada")
-    service.queue.hold = True
-    job_id = (await submit(service, headers)).json()["id"]
+    job_id = await running_job(service)
     store = service.store
-    store.transition(job_id, JobStatus.RUNNING)
     store.add_interim_result(job_id, '{"step": 0}')
     end = StreamEnd()
     with service.events.subscribe(job_id) as subscription:
@@ -1019,11 +1022,8 @@ async def test_an_end_that_tells_what_was_stored_needs_no_read(service: Service)
 
 
 async def test_an_end_that_misses_an_interim_result_reads_the_store(service: Service) -> None:
-    headers = await service.login_user("ada")
-    service.queue.hold = True
-    job_id = (await submit(service, headers)).json()["id"]
+    job_id = await running_job(service)
     store = service.store
-    store.transition(job_id, JobStatus.RUNNING)
     end = StreamEnd()
     with service.events.subscribe(job_id) as subscription:
         messages = job_messages(store, job_id, subscription, check_seconds=WAIT_S, end=end)

@@ -8,6 +8,7 @@ the real server never does on purpose, so it uses a WebSocket server of its own.
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import threading
@@ -22,6 +23,7 @@ import pytest
 from qiskit import QuantumCircuit
 from qiskit.providers import JobStatus
 from qiskit.result import Result
+from websockets.server import ServerProtocol
 from websockets.sync.server import ServerConnection, serve
 
 from qruntime import RuntimeProvider
@@ -563,3 +565,32 @@ def test_closing_a_listener_from_another_thread_wakes_its_reader() -> None:
         server.shutdown()
     assert received == ["ACK"]
     assert listener.close_code == 1006  # ended by us, not by the server's close frame
+
+
+def test_messages_that_arrive_with_the_upgrade_answer_are_kept() -> None:
+    """A finished job's replay can reach the client in the same read as the 101 answer."""
+    listening = socket.create_server(("127.0.0.1", 0))
+
+    def serve_once() -> None:
+        connection, _ = listening.accept()
+        with connection:
+            protocol = ServerProtocol()
+            while not (events := protocol.events_received()):
+                protocol.receive_data(connection.recv(65536))
+            protocol.send_response(protocol.accept(events[0]))
+            for text in ("ACK", "1", '"final"'):
+                protocol.send_text(text.encode())
+            protocol.send_close(1000, "COMPLETED")
+            connection.sendall(b"".join(protocol.data_to_send()))  # all in one write
+            while connection.recv(65536):  # until the client closes
+                pass
+
+    server = threading.Thread(target=serve_once, daemon=True)
+    server.start()
+    port = listening.getsockname()[1]
+    listener = Listener(f"ws://127.0.0.1:{port}/stream/jobs/x", {}, None)
+    listener.open()
+    assert list(listener.messages()) == ["ACK", "1", '"final"']
+    assert (listener.close_code, listener.close_reason) == (1000, "COMPLETED")
+    server.join(WAIT)
+    listening.close()

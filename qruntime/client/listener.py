@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from websockets.client import ClientProtocol
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Response
-from websockets.protocol import State
+from websockets.protocol import Event, State
 from websockets.uri import parse_uri
 
 ABNORMAL_CLOSURE = 1006
@@ -55,6 +55,7 @@ class Listener:
         self._socket: socket.socket | None = None
         self._lock = threading.Lock()
         self._closed = False
+        self._early: list[Event] = []
         self._sessions: dict[tuple[str, int], ssl.SSLSession] | None = None
         self.close_code: int | None = None
         self.close_reason: str = ""
@@ -83,10 +84,14 @@ class Listener:
             self._flush()
             while self._protocol.state is State.CONNECTING:
                 self._receive()
-                for event in self._protocol.events_received():
-                    if isinstance(event, Response) and self._protocol.handshake_exc is not None:
-                        raise self._protocol.handshake_exc
-            if self._protocol.state is not State.OPEN:
+                events = self._protocol.events_received()
+                for index, event in enumerate(events):
+                    if isinstance(event, Response):
+                        if self._protocol.handshake_exc is not None:
+                            raise self._protocol.handshake_exc
+                        # Frames that came in the same read as the upgrade's answer.
+                        self._early = events[index + 1 :]
+            if self._protocol.state is State.CLOSED and not self._early:
                 raise OSError("the connection closed during the upgrade")
             sock.settimeout(None)
         except BaseException:
@@ -97,20 +102,22 @@ class Listener:
     def messages(self) -> Iterator[str]:
         """Each text (or UTF-8 binary) message, until the connection ends."""
         parts: list[bytes] = []
+        events, self._early = self._early, []
         try:
-            while self._protocol.state is not State.CLOSED:
-                try:
-                    self._receive()
-                except OSError:
-                    break  # shut down by close(), or the connection broke
-                for event in self._protocol.events_received():
+            while True:
+                for event in events:
                     if isinstance(event, Frame) and event.opcode in _DATA:
                         parts.append(bytes(event.data))
                         if event.fin:
                             message, parts = b"".join(parts), []
                             yield message.decode("utf-8")
-                if self._protocol.close_expected():
+                if self._protocol.close_expected() or self._protocol.state is State.CLOSED:
                     break
+                try:
+                    self._receive()
+                except OSError:
+                    break  # shut down by close(), or the connection broke
+                events = self._protocol.events_received()
             received = self._protocol.close_rcvd
             self.close_code = ABNORMAL_CLOSURE if received is None else received.code
             self.close_reason = "" if received is None else received.reason

@@ -162,3 +162,16 @@ def test_the_seeds_api_direct_flow_with_plain_requests(live_server: LiveServer) 
     assert results.status_code == 200
     assert results.json() == "All done!"
     assert statuses <= {200, 204}
+
+
+def test_backends_least_busy_and_job_tags_in_qiskit_ibm_runtime(live_server: LiveServer) -> None:
+    seen = run_script(
+        IBM_RUNTIME, "ibm_runtime_backends.py", live_server, QRUNTIME_INSTANCE="test/premium/main"
+    )
+    assert "ibmq_bogota" in seen["backends"]
+    assert "ibmq_qasm_simulator" in seen["simulators"]
+    assert "ibmq_bogota" not in seen["simulators"]
+    assert seen["least_busy"] not in seen["simulators"]
+    assert seen["least_busy_qubits"] >= 5
+    assert seen["result"] == "All done!"
+    assert seen["job_id"] in seen["tagged"]

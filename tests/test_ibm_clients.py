@@ -175,3 +175,26 @@ def test_backends_least_busy_and_job_tags_in_qiskit_ibm_runtime(live_server: Liv
     assert seen["least_busy_qubits"] >= 5
     assert seen["result"] == "All done!"
     assert seen["job_id"] in seen["tagged"]
+
+
+def test_callbacks_job_lookup_and_max_execution_time_in_qiskit_ibmq_provider(
+    live_server: LiveServer,
+) -> None:
+    seen = run_script(
+        IBMQ_PROVIDER,
+        "ibmq_provider_jobs.py",
+        live_server,
+        QRUNTIME_HUB="test",
+        QRUNTIME_GROUP="premium",
+        QRUNTIME_PROJECT="main",
+    )
+    assert seen["result"] == "All done!"
+    assert [message["iteration"] for message in seen["callback"][:-1]] == [0, 1, 2]
+    assert seen["callback"][-1] == "All done!"
+    assert seen["later"] == "All done!"
+    assert (seen["job_program"], seen["job_status"]) == ("hello-world", "DONE")
+    assert seen["deleted"] is True
+    for name in ("circuit-runner", "hello-world", "sample-program"):
+        assert f"{name}:\n  Name: {name}" in seen["pprint"]
+    assert "ran longer than maximum execution time" in seen["too_long"]
+    assert seen["too_long_status"] == "ERROR"

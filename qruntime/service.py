@@ -63,7 +63,13 @@ class Service:
         self.pool = WorkerPool(size=settings.workers)
         self._pool_ready = False
         self._pool_error: str | None = None
-        self.scheduler = Scheduler(self.store, self.pool, self.catalogue, self.events)
+        self.scheduler = Scheduler(
+            self.store,
+            self.pool,
+            self.catalogue,
+            self.events,
+            session_idle_seconds=settings.session_idle_seconds,
+        )
         context = ServiceContext(settings, self.store, self.catalogue, self.scheduler, self.events)
         self.app: FastAPI = create_app(
             health_checks=[self._workers_ready, self._store_reachable],

@@ -33,6 +33,8 @@ class Settings(BaseModel):
     database_url: str | None = None
     """SQLAlchemy URL; ``None`` means SQLite in the data dir."""
     workers: int = Field(default=2, ge=1)
+    session_idle_seconds: float = Field(default=300.0, gt=0)
+    """How long a session keeps its device with none of its jobs queued or running."""
     executor: Literal["local", "ray"] = "local"
     tls: bool = True
     certfile: Path | None = None

@@ -83,8 +83,12 @@ class ThreadJobQueue:
         self.workdir = workdir
         self.hold = False
         self.gates: dict[str, Gates] = {}
+        self.closed_sessions: list[str] = []
         self._threads: list[threading.Thread] = []
         self._closed = threading.Event()
+
+    def close_session(self, session_id: str) -> None:
+        self.closed_sessions.append(session_id)
 
     def job_queued(self, job: Job) -> None:
         job_id = job.id

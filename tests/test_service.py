@@ -228,3 +228,47 @@ def test_a_job_another_server_stored_runs_too(live_server: LiveServer) -> None:
         )
         done = provider.runtime.job(job.id)
         assert done.result(timeout=WAIT) == "All done!"
+
+
+SESSION_IDLE_S = 5.0
+
+
+def test_a_session_keeps_its_device_until_closed_or_idle(tmp_path: Path) -> None:
+    token = create_user(tmp_path, "dora", "lab/group/main")
+    other_token = create_user(tmp_path, "eve", "other/group/main")
+    extra = ("--session-idle", str(SESSION_IDLE_S))
+    process, url = start_server(tmp_path, workers=2, extra=extra)
+    server = LiveServer(url, tmp_path, token, other_token, process, None)
+    bogota = {"backend_name": "ibmq_bogota"}
+    try:
+        with connect(server) as dora, connect(server, other_token) as eve:
+            program = upload_sleeper(dora)
+            dora.runtime.set_program_visibility(program, True)
+            first = dora.runtime.run(program, {"seconds": 0.1}, bogota, start_session=True)
+            first.result(timeout=WAIT)
+            outsider = run(eve, program, bogota, seconds=0.1)
+            second = dora.runtime.run(program, {"seconds": 0.1}, bogota, session_id=first.job_id())
+            second.result(timeout=WAIT)
+            # The device has been free all along, but the session holds it.
+            assert outsider.status().name == "QUEUED"
+            dora.runtime.close_session(first.job_id())
+            outsider.result(timeout=WAIT)
+
+            idle = dora.runtime.run(program, {"seconds": 0.1}, bogota, start_session=True)
+            idle.result(timeout=WAIT)
+            late = run(eve, program, bogota, seconds=0.1)
+            late.result(timeout=WAIT)  # starts once the session has been idle long enough
+        stored = stored_jobs(store_url(server))
+        assert stored[second.job_id()].session_id == first.job_id()
+        second_finished = stored[second.job_id()].finished
+        outsider_started = stored[outsider.job_id()].started
+        assert second_finished is not None
+        assert outsider_started is not None
+        assert outsider_started >= second_finished
+        idle_finished = stored[idle.job_id()].finished
+        late_started = stored[late.job_id()].started
+        assert idle_finished is not None
+        assert late_started is not None
+        assert (late_started - idle_finished).total_seconds() >= SESSION_IDLE_S * 0.9
+    finally:
+        server.stop()

@@ -36,6 +36,13 @@ def serve(
     no_tls: Annotated[
         bool, typer.Option("--no-tls", help="Serve plain HTTP (IBM's clients cannot stream).")
     ] = False,
+    session_idle: Annotated[
+        float,
+        typer.Option(
+            min=0.001,
+            help="Seconds a session keeps its device with none of its jobs queued or running.",
+        ),
+    ] = 300.0,
 ) -> None:
     """Run the runtime service: IBM's /api and /runtime APIs over HTTPS and WebSockets."""
     from qruntime.service import Service, serve
@@ -51,6 +58,7 @@ def serve(
         certfile=certfile,
         keyfile=keyfile,
         tls=not no_tls,
+        session_idle_seconds=session_idle,
     )
 
     def announce(url: str, service: Service) -> None:

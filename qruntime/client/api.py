@@ -242,6 +242,9 @@ class RuntimeClient:
         with _meaning(not_found=RuntimeJobNotFound):
             self.rest.job_delete(job_id)
 
+    def session_close(self, session_id: str) -> None:
+        self.rest.session_close(session_id)
+
     def job_stream(
         self, job_id: str, on_message: Callable[[str], None] | None = None
     ) -> ResultStream:

@@ -251,6 +251,9 @@ class RuntimeRest:
     def job_delete(self, job_id: str) -> None:
         self.session.request("DELETE", self._url("jobs", _segment(job_id)))
 
+    def session_close(self, session_id: str) -> None:
+        self.session.request("DELETE", self._url("sessions", _segment(session_id), "close"))
+
     def stream_url(self, job_id: str) -> str:
         """``wss://.../stream/jobs/{id}`` (``ws://`` for a service without TLS)."""
         scheme, _, rest = self.runtime_url.partition("://")

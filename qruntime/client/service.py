@@ -165,6 +165,7 @@ class RuntimeService:
         job_tags: list[str] | None = None,
         session_id: str | None = None,
         max_execution_time: int | None = None,
+        start_session: bool = False,
     ) -> RuntimeJob:
         """Run a program; return its job at once.
 
@@ -179,6 +180,9 @@ class RuntimeService:
             job_tags: tags to find the job by.
             session_id: the session the job belongs to.
             max_execution_time: seconds the job may run, below the program's limit.
+            start_session: make the job the first of a session, whose id is the job's id: on a
+                device, the session's later jobs (``session_id=``) keep the device until
+                :meth:`close_session` or until the session has been idle a while.
         """
         run_options = replace(RuntimeOptions.from_value(options))  # a copy: the caller's stays
         if instance is not None:
@@ -203,6 +207,7 @@ class RuntimeService:
             "tags": run_options.job_tags,
             "session_id": session_id,
             "cost": run_options.max_execution_time,
+            "start_session": True if start_session else None,
         }
         job.update({key: value for key, value in optional.items() if value is not None})
         answer = self._client.job_run(job)
@@ -263,6 +268,10 @@ class RuntimeService:
     def delete_job(self, job_id: str) -> None:
         """Delete a job and its results."""
         self._client.job_delete(job_id)
+
+    def close_session(self, session_id: str) -> None:
+        """End a session: its device may run other jobs again (its jobs still run)."""
+        self._client.session_close(session_id)
 
 
 def _program_source(data: str | Path) -> str:

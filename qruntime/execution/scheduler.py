@@ -5,6 +5,11 @@ time divided by its fair-share weight is least goes first; inside an instance, j
 order they were submitted. A device emulator runs one job at a time, as a device does; all jobs
 together use at most as many workers as the pool has.
 
+A session (qiskit-ibm-runtime's ``Session``: a first job with ``start_session``, later ones with
+its ``session_id``) keeps the device emulator its jobs run on: between them, no other job starts
+there, until the session is closed or has had no job queued or running for
+``session_idle_seconds``.
+
 The store is the truth: a job becomes RUNNING in the store before a worker gets it, and its final
 status is stored before subscribers hear that it ended. Between looks at the store's queue (every
 :data:`QUEUE_POLL_SECONDS`, for jobs another API server stored), jobs submitted here are handed in
@@ -82,8 +87,14 @@ class Scheduler:
         pool: Pool,
         catalogue: BackendCatalogue,
         events: JobEvents,
+        *,
+        session_idle_seconds: float = 300.0,
     ) -> None:
         self._store = store
+        self._session_idle_seconds = session_idle_seconds
+        # device -> (the session holding it, when it last had a job running or finishing)
+        self._held: dict[str, tuple[str, float]] = {}
+        self._closed_sessions: set[str] = set()
         self._pool = pool
         self._catalogue = catalogue
         self._events = events
@@ -125,7 +136,7 @@ class Scheduler:
 
     def job_queued(self, job: Job) -> None:
         """A job was stored as QUEUED: consider starting it."""
-        queued = QueuedJob(job.id, job.instance_id, job.backend, job.created)
+        queued = QueuedJob(job.id, job.instance_id, job.backend, job.created, job.session_id)
         self._queue.setdefault(job.instance_id, {})[job.id] = queued
         self._handed_in.add(job.id)
         self._wake.set()
@@ -171,6 +182,7 @@ class Scheduler:
         if time.monotonic() - self._queue_read_at >= QUEUE_POLL_SECONDS:
             await self._read_queue()
         busy_devices = {r.job.backend for r in self._running.values() if not r.simulator}
+        self._release_idle_sessions()
         usage: dict[int, float] | None = None
         while free > 0:
             # Each instance's oldest job that can start; the instance with least use goes first.
@@ -224,7 +236,35 @@ class Scheduler:
         self._queue_read_at = time.monotonic()
 
     def _may_start(self, job: QueuedJob, busy_devices: set[str]) -> bool:
-        return job.backend not in busy_devices or self._is_simulator(job.backend)
+        if self._is_simulator(job.backend):
+            return True
+        held = self._held.get(job.backend)
+        if held is not None and held[0] != job.session_id:
+            return False  # another session's device
+        return job.backend not in busy_devices
+
+    def close_session(self, session_id: str) -> None:
+        """The session's device is free for other jobs again (its queued jobs still run)."""
+        self._closed_sessions.add(session_id)
+        for device, (holder, _) in list(self._held.items()):
+            if holder == session_id:
+                del self._held[device]
+        self._wake.set()
+
+    def _hold_for_session(self, job: Job) -> None:
+        session = job.session_id
+        if session and session not in self._closed_sessions and not self._is_simulator(job.backend):
+            self._held[job.backend] = (session, time.monotonic())
+
+    def _release_idle_sessions(self) -> None:
+        now = time.monotonic()
+        active = {r.job.session_id for r in self._running.values()}
+        active |= {job.session_id for jobs in self._queue.values() for job in jobs.values()}
+        for device, (holder, since) in list(self._held.items()):
+            if holder in active:
+                self._held[device] = (holder, now)
+            elif now - since >= self._session_idle_seconds:
+                del self._held[device]
 
     def _is_simulator(self, backend: str) -> bool:
         simulator = self._simulators.get(backend)
@@ -263,6 +303,7 @@ class Scheduler:
             return False  # cancelled or deleted while we looked
         entry = _Running(running, simulator)
         self._running[job.id] = entry
+        self._hold_for_session(running)
         entry.task = asyncio.create_task(self._run(entry), name=f"job-{job.id}")
         return True
 
@@ -281,6 +322,7 @@ class Scheduler:
             )
         finally:
             self._running.pop(job.id, None)
+            self._hold_for_session(job)  # the idle time counts from the end of its last job
             self._wake.set()
 
     async def _execute(self, job: Job, simulator: bool) -> JobOutcome:

@@ -19,6 +19,9 @@ class JobQueue(Protocol):
     def job_queued(self, job: Job) -> None:
         """A job was stored as QUEUED: consider starting it."""
 
+    def close_session(self, session_id: str) -> None:
+        """A session ended: its device may run other jobs."""
+
     async def cancel(self, job_id: str) -> bool:
         """Cancel a queued or running job; ``False`` if it had already finished."""
 

@@ -357,7 +357,9 @@ class Jobs(StoreBase):
         """The QUEUED jobs, oldest first, without their inputs: what a scheduler chooses from."""
         with self._db.read() as session:
             rows = session.execute(
-                select(JobRow.id, JobRow.instance_id, JobRow.backend, JobRow.created)
+                select(
+                    JobRow.id, JobRow.instance_id, JobRow.backend, JobRow.created, JobRow.session_id
+                )
                 .where(JobRow.status == JobStatus.QUEUED.value)
                 .order_by(JobRow.created, JobRow.id)
             )

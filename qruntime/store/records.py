@@ -116,6 +116,7 @@ class QueuedJob(NamedTuple):
     instance_id: int
     backend: str
     created: datetime
+    session_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -184,8 +184,18 @@ def router(context: ServiceContext) -> APIRouter:
 
     @jobs.delete("/sessions/{session_id}/close", status_code=204)
     async def close_session(caller: CallerDep, session_id: str) -> Response:
-        """End a session (qiskit-ibm-runtime 0.5+); its jobs run on. Closing twice is fine."""
-        del caller, session_id
+        """End a session (qiskit-ibm-runtime 0.5+): its device is free for other jobs; its jobs
+        already submitted run on. Closing twice is fine; a session of someone else's is left
+        alone (the clients ignore the answer, so it is 204 either way)."""
+        _, owned = await blocking(
+            store.list_jobs,
+            owner_id=caller.user.id,
+            instance_ids=[instance.id for instance in caller.instances],
+            session_id=session_id,
+            limit=1,
+        )
+        if owned:
+            context.jobs.close_session(session_id)
         return Response(status_code=204)
 
     @jobs.post("/logout", status_code=204)

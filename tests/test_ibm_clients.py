@@ -198,3 +198,17 @@ def test_callbacks_job_lookup_and_max_execution_time_in_qiskit_ibmq_provider(
         assert f"{name}:\n  Name: {name}" in seen["pprint"]
     assert "ran longer than maximum execution time" in seen["too_long"]
     assert seen["too_long_status"] == "ERROR"
+
+
+def test_a_session_of_several_jobs_in_qiskit_ibm_runtime(live_server: LiveServer) -> None:
+    seen = run_script(
+        IBM_RUNTIME,
+        "ibm_runtime_session.py",
+        live_server,
+        QRUNTIME_INSTANCE="test/premium/main",
+        QRUNTIME_BACKEND="ibmq_bogota",
+    )
+    assert seen["session_id"] == seen["jobs"][0]  # the first job's id names the session
+    assert seen["backends"] == ["ibmq_bogota"] * 3
+    assert seen["results"] == ["All done!"] * 3
+    assert seen["listed"] == sorted(seen["jobs"])

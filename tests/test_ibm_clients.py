@@ -21,6 +21,8 @@ from tests.conftest import LiveServer
 from tests.reference_clients import IBM_RUNTIME, IBMQ_PROVIDER, ReferenceClient, python_of
 
 COMPAT = Path(__file__).parent / "compat"
+PREMIUM = {"QRUNTIME_HUB": "test", "QRUNTIME_GROUP": "premium", "QRUNTIME_PROJECT": "main"}
+"""The live server's premium instance, for qiskit-ibmq-provider's enable_account."""
 RUN_TIMEOUT_S = 600
 
 
@@ -58,9 +60,7 @@ def test_the_seed_example_runs_verbatim_in_qiskit_ibmq_provider(live_server: Liv
         IBMQ_PROVIDER,
         "ibmq_provider_seed.py",
         live_server,
-        QRUNTIME_HUB="test",
-        QRUNTIME_GROUP="premium",
-        QRUNTIME_PROJECT="main",
+        **PREMIUM,
     )
     assert seen["status"] == "DONE"
     counts = seen["counts"]
@@ -89,9 +89,7 @@ def test_programs_jobs_errors_and_run_circuits_in_qiskit_ibmq_provider(
         IBMQ_PROVIDER,
         "ibmq_provider_programs.py",
         live_server,
-        QRUNTIME_HUB="test",
-        QRUNTIME_GROUP="premium",
-        QRUNTIME_PROJECT="main",
+        **PREMIUM,
     )
     assert seen["program"]["description"] == "Sleeps, or fails, on request."
     assert seen["program"]["public"] is True
@@ -184,9 +182,7 @@ def test_callbacks_job_lookup_and_max_execution_time_in_qiskit_ibmq_provider(
         IBMQ_PROVIDER,
         "ibmq_provider_jobs.py",
         live_server,
-        QRUNTIME_HUB="test",
-        QRUNTIME_GROUP="premium",
-        QRUNTIME_PROJECT="main",
+        **PREMIUM,
     )
     assert seen["result"] == "All done!"
     assert [message["iteration"] for message in seen["callback"][:-1]] == [0, 1, 2]

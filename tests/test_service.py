@@ -7,6 +7,7 @@ and a server killed with SIGKILL and started again: every job is accounted for.
 from __future__ import annotations
 
 import datetime
+import itertools
 import json
 import time
 import uuid
@@ -23,6 +24,7 @@ from qruntime.store.records import Job
 from tests.conftest import LiveServer, create_user, start_server
 
 SLEEPER = """\
+import itertools
 import json
 import time
 
@@ -270,5 +272,31 @@ def test_a_session_keeps_its_device_until_closed_or_idle(tmp_path: Path) -> None
         assert idle_finished is not None
         assert late_started is not None
         assert (late_started - idle_finished).total_seconds() >= SESSION_IDLE_S * 0.9
+    finally:
+        server.stop()
+
+
+def test_an_instance_runs_no_more_jobs_at_once_than_its_max_running(tmp_path: Path) -> None:
+    token = create_user(tmp_path, "fay", "capped/group/main")
+    with Store.open(f"sqlite:///{tmp_path / 'qruntime.db'}") as store:
+        capped = store.get_instance("capped", "group", "main")
+        assert capped is not None
+        store.set_instance(capped.id, max_running=1)
+    process, url = start_server(tmp_path, workers=2)
+    server = LiveServer(url, tmp_path, token, token, process, None)
+    try:
+        with connect(server) as provider:
+            program = upload_sleeper(provider)
+            jobs = [run(provider, program, SIMULATOR, seconds=0.5) for _ in range(3)]
+            for job in jobs:
+                job.result(timeout=WAIT)
+        stored = sorted(
+            (stored_jobs(store_url(server))[job.job_id()] for job in jobs),
+            key=lambda job: job.started or job.created,
+        )
+        for earlier, later in itertools.pairwise(stored):
+            assert earlier.finished is not None
+            assert later.started is not None
+            assert later.started >= earlier.finished, "two jobs of the instance ran at once"
     finally:
         server.stop()

@@ -2,8 +2,9 @@
 
 Fair share across instances: of the instances with a job that can start, the one whose recent run
 time divided by its fair-share weight is least goes first; inside an instance, jobs start in the
-order they were submitted. A device emulator runs one job at a time, as a device does; all jobs
-together use at most as many workers as the pool has.
+order they were submitted, and no more run at once than the instance's ``max_running``. A device
+emulator runs one job at a time, as a device does; all jobs together use at most as many workers
+as the pool has.
 
 A session (qiskit-ibm-runtime's ``Session``: a first job with ``start_session``, later ones with
 its ``session_id``) keeps the device emulator its jobs run on: between them, no other job starts
@@ -95,6 +96,7 @@ class Scheduler:
         # device -> (the session holding it, when it last had a job running or finishing)
         self._held: dict[str, tuple[str, float]] = {}
         self._closed_sessions: set[str] = set()
+        self._max_running: dict[int, int | None] = {}  # instance -> its cap, read with the queue
         self._pool = pool
         self._catalogue = catalogue
         self._events = events
@@ -188,8 +190,9 @@ class Scheduler:
             # Each instance's oldest job that can start; the instance with least use goes first.
             firsts = [
                 first
-                for jobs in self._queue.values()
-                if (first := self._first_startable(jobs, busy_devices)) is not None
+                for instance_id, jobs in self._queue.items()
+                if self._below_max_running(instance_id)
+                and (first := self._first_startable(jobs, busy_devices)) is not None
             ]
             if not firsts:
                 return
@@ -211,6 +214,15 @@ class Scheduler:
     ) -> QueuedJob | None:
         return next((job for job in jobs.values() if self._may_start(job, busy_devices)), None)
 
+    def _below_max_running(self, instance_id: int) -> bool:
+        """Whether the instance may start another job under its ``max_running`` (read with
+        the queue, so a change takes effect within a poll interval)."""
+        limit = self._max_running.get(instance_id)
+        if limit is None:
+            return True
+        running = sum(1 for r in self._running.values() if r.job.instance_id == instance_id)
+        return running < limit
+
     def _dequeue(self, job: QueuedJob) -> None:
         jobs = self._queue.get(job.instance_id, {})
         jobs.pop(job.id, None)
@@ -220,7 +232,10 @@ class Scheduler:
     async def _read_queue(self) -> None:
         """Take the store's queue as the truth, keeping jobs handed in while it was read."""
         self._handed_in.clear()
-        stored = await offload(self._store.queue)
+        stored, instances = await offload(
+            lambda: (self._store.queue(), self._store.list_instances())
+        )
+        self._max_running = {instance.id: instance.max_running for instance in instances}
         handed_in = [
             job
             for jobs in self._queue.values()

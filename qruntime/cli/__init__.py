@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from qruntime.cli import accounts  # noqa: F401 -- registers the admin commands
 from qruntime.cli.connection import CaCert, Connection, DataDir, Token, Url, VerifyFlag
 from qruntime.cli.console import err, fail, out
 from qruntime.cli.remote import job, jobs, list_programs, run_on_server, upload

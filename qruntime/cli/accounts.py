@@ -1,0 +1,192 @@
+"""``qruntime admin``: users, their tokens and memberships, and instances with their plans,
+fair-share weights and limits. The commands work on the store directly (the server need not
+run); a running server sees a change within a second."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from qruntime.cli.console import fail, out
+from qruntime.cli.service import DatabaseUrl, DataDir, admin
+from qruntime.errors import InputError
+from qruntime.settings import Settings
+
+if TYPE_CHECKING:
+    from qruntime.store import Instance, Store, User
+
+InstanceName = Annotated[str, typer.Argument(help="HUB/GROUP/PROJECT.")]
+UserName = Annotated[str, typer.Argument(help="The user's name.")]
+Limit = Annotated[
+    str | None, typer.Option(help="A number of jobs, or 'none' for no limit \\[default: as is].")
+]
+NO_LIMIT = "none"
+
+
+@contextmanager
+def opened(data_dir: DataDir, database_url: DatabaseUrl) -> Iterator[Store]:
+    from qruntime.store import Store
+
+    settings = Settings.from_env(data_dir=data_dir, database_url=database_url)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with Store.open(settings.sqlalchemy_url) as store:
+        try:
+            yield store
+        except InputError as exc:
+            raise fail(str(exc)) from None
+
+
+def named_user(store: Store, name: str) -> User:
+    user = store.user_by_name(name)
+    if user is None:
+        known = ", ".join(u.name for u in store.list_users()) or "none"
+        raise fail(f"no user {name!r}; the users are: {known}")
+    return user
+
+
+def named_instance(store: Store, name: str) -> Instance:
+    hub, group, project = instance_parts(name)
+    instance = store.get_instance(hub, group, project)
+    if instance is None:
+        known = ", ".join(i.name for i in store.list_instances())
+        raise fail(f"no instance {name!r}; the instances are: {known}")
+    return instance
+
+
+def instance_parts(name: str) -> tuple[str, str, str]:
+    parts = name.split("/")
+    if len(parts) != 3 or not all(parts):
+        raise fail(f"an instance is named HUB/GROUP/PROJECT, not {name!r}")
+    return parts[0], parts[1], parts[2]
+
+
+def limit_value(option: str, text: str) -> int | None:
+    if text.strip().lower() == NO_LIMIT:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise fail(f"{option} takes a number of jobs or 'none', not {text!r}") from None
+    if value < 1:
+        raise fail(f"{option} takes a number of jobs of at least 1 or 'none', not {value}")
+    return value
+
+
+@admin.command("users")
+def users(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """List the users, with their instances."""
+    with opened(data_dir, database_url) as store:
+        table = Table("user", "admin", "disabled", "instances")
+        for user in store.list_users():
+            instances = ", ".join(i.name for i in store.instances_of(user.id))
+            table.add_row(user.name, str(user.is_admin), str(user.disabled), instances)
+        out.print(table)
+
+
+@admin.command("disable-user")
+def disable_user(
+    name: UserName,
+    enable: Annotated[bool, typer.Option("--enable", help="Enable the user again.")] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Disable a user: their API and access tokens stop working (within a second)."""
+    with opened(data_dir, database_url) as store:
+        user = store.disable_user(named_user(store, name).id, disabled=not enable)
+        out.print(f"{user.name} is {'disabled' if user.disabled else 'enabled'}", highlight=False)
+
+
+@admin.command("rotate-token")
+def rotate_token(
+    name: UserName, data_dir: DataDir = None, database_url: DatabaseUrl = None
+) -> None:
+    """Give a user a new API token and revoke their others; print it as the last line."""
+    with opened(data_dir, database_url) as store:
+        user = named_user(store, name)
+        old = [token for token in store.api_tokens_of(user.id) if token.revoked is None]
+        token = store.issue_api_token(user.id)
+        for info in old:
+            store.revoke_api_token(info.id)
+        out.print(f"revoked {len(old)} API token(s) of {user.name}", highlight=False)
+    print(token)
+
+
+@admin.command("create-instance")
+def create_instance(
+    name: InstanceName,
+    plan: Annotated[str, typer.Option(help="open (simulators only) or premium.")] = "premium",
+    weight: Annotated[float, typer.Option(help="Fair-share weight.")] = 1.0,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create an instance (a hub/group/project)."""
+    with opened(data_dir, database_url) as store:
+        hub, group, project = instance_parts(name)
+        if store.get_instance(hub, group, project) is not None:
+            raise fail(f"the instance {name} exists; change it with `qruntime admin set-instance`")
+        instance = store.ensure_instance(hub, group, project, plan=plan, weight=weight)
+        out.print(f"created {instance.name} (plan {instance.plan})", highlight=False)
+
+
+@admin.command("set-instance")
+def set_instance(
+    name: InstanceName,
+    plan: Annotated[str | None, typer.Option(help="open or premium.")] = None,
+    weight: Annotated[float | None, typer.Option(help="Fair-share weight.")] = None,
+    max_queued: Limit = None,
+    max_running: Limit = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Change an instance's plan, fair-share weight, or limits on queued and running jobs."""
+    from qruntime.store import UNSET
+
+    with opened(data_dir, database_url) as store:
+        instance = store.set_instance(
+            named_instance(store, name).id,
+            plan=UNSET if plan is None else plan,
+            weight=UNSET if weight is None else weight,
+            max_queued=UNSET if max_queued is None else limit_value("--max-queued", max_queued),
+            max_running=(
+                UNSET if max_running is None else limit_value("--max-running", max_running)
+            ),
+        )
+        out.print(
+            f"{instance.name}: plan {instance.plan}, weight {instance.weight:g}, "
+            f"max queued {instance.max_queued or NO_LIMIT}, "
+            f"max running {instance.max_running or NO_LIMIT}",
+            highlight=False,
+        )
+
+
+@admin.command("grant")
+def grant(
+    user: UserName,
+    instance: InstanceName,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Make a user a member of an instance."""
+    with opened(data_dir, database_url) as store:
+        member, target = named_user(store, user), named_instance(store, instance)
+        store.add_membership(member.id, target.id)
+        out.print(f"{member.name} belongs to {target.name}", highlight=False)
+
+
+@admin.command("revoke")
+def revoke(
+    user: UserName,
+    instance: InstanceName,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Take an instance from a user (within a second for a running server)."""
+    with opened(data_dir, database_url) as store:
+        member, target = named_user(store, user), named_instance(store, instance)
+        had = store.remove_membership(member.id, target.id)
+        verb = "no longer belongs" if had else "did not belong"
+        out.print(f"{member.name} {verb} to {target.name}", highlight=False)

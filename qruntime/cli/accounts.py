@@ -4,7 +4,7 @@ run); a running server sees a change within a second."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
@@ -163,30 +163,30 @@ def set_instance(
         )
 
 
-@admin.command("grant")
-def grant(
-    user: UserName,
-    instance: InstanceName,
-    data_dir: DataDir = None,
-    database_url: DatabaseUrl = None,
-) -> None:
-    """Make a user a member of an instance."""
-    with opened(data_dir, database_url) as store:
-        member, target = named_user(store, user), named_instance(store, instance)
-        store.add_membership(member.id, target.id)
-        out.print(f"{member.name} belongs to {target.name}", highlight=False)
+def membership_command(remove: bool) -> Callable[..., None]:
+    """``grant`` (``remove=False``) or ``revoke``: one user, one instance, one membership."""
+
+    def command(
+        user: UserName,
+        instance: InstanceName,
+        data_dir: DataDir = None,
+        database_url: DatabaseUrl = None,
+    ) -> None:
+        with opened(data_dir, database_url) as store:
+            member, target = named_user(store, user), named_instance(store, instance)
+            if not remove:
+                store.add_membership(member.id, target.id)
+                verb = "belongs"
+            elif store.remove_membership(member.id, target.id):
+                verb = "no longer belongs"
+            else:
+                verb = "did not belong"
+            out.print(f"{member.name} {verb} to {target.name}", highlight=False)
+
+    return command
 
 
-@admin.command("revoke")
-def revoke(
-    user: UserName,
-    instance: InstanceName,
-    data_dir: DataDir = None,
-    database_url: DatabaseUrl = None,
-) -> None:
-    """Take an instance from a user (within a second for a running server)."""
-    with opened(data_dir, database_url) as store:
-        member, target = named_user(store, user), named_instance(store, instance)
-        had = store.remove_membership(member.id, target.id)
-        verb = "no longer belongs" if had else "did not belong"
-        out.print(f"{member.name} {verb} to {target.name}", highlight=False)
+admin.command("grant", help="Make a user a member of an instance.")(membership_command(False))
+admin.command(
+    "revoke", help="Take an instance from a user (within a second for a running server)."
+)(membership_command(True))

@@ -56,7 +56,7 @@ class Service:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store.open(settings.sqlalchemy_url)
-        self._register_builtin_programs()
+        register_builtin_programs(self.store)
         self.first_user = self._ensure_first_user()
         self.catalogue = default_catalogue()
         self.events = JobEvents()
@@ -111,18 +111,6 @@ class Service:
         except Exception as exc:
             return f"the store is not reachable: {exc}"
         return None
-
-    def _register_builtin_programs(self) -> None:
-        for program_id, program in builtin_programs().items():
-            metadata = program.metadata
-            self.store.upsert_builtin_program(
-                program_id,
-                name=metadata.name,
-                source=program.source,
-                spec=metadata.spec,
-                description=metadata.description,
-                max_execution_time=metadata.max_execution_time,
-            )
 
     def _ensure_first_user(self) -> FirstUser | None:
         if self.store.list_users():
@@ -186,6 +174,20 @@ def serve(settings: Settings, announce: Callable[[str, Service], None]) -> None:
     server = uvicorn_server(service, tls)
     announce(url_of(settings, sock), service)
     server.run(sockets=[sock])
+
+
+def register_builtin_programs(store: Store) -> None:
+    """Store (or refresh) the built-in programs, as every service start does."""
+    for program_id, program in builtin_programs().items():
+        metadata = program.metadata
+        store.upsert_builtin_program(
+            program_id,
+            name=metadata.name,
+            source=program.source,
+            spec=metadata.spec,
+            description=metadata.description,
+            max_execution_time=metadata.max_execution_time,
+        )
 
 
 @dataclass

@@ -181,9 +181,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The URL of an empty database: a SQLite file, or a fresh schema in PostgreSQL."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'qruntime.db'}"
-    base_url: str = request.getfixturevalue("postgres_database")
+    return fresh_schema(request.getfixturevalue("postgres_database"))
+
+
+def fresh_schema(postgres_database: str) -> str:
+    """The URL of a new, empty schema of the test database (its ``search_path``)."""
     schema = f"test_{secrets.token_hex(6)}"
-    with psycopg.connect(libpq_url(base_url), autocommit=True) as connection:
+    with psycopg.connect(libpq_url(postgres_database), autocommit=True) as connection:
         connection.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-    url = make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    url = make_url(postgres_database).update_query_dict({"options": f"-csearch_path={schema}"})
     return url.render_as_string(hide_password=False)

@@ -34,6 +34,7 @@ from qruntime.server.app import create_app
 from qruntime.server.context import ServiceContext
 from qruntime.server.routes import routers
 from qruntime.server.routes.stream import StreamEnd, job_messages
+from qruntime.service import register_builtin_programs
 from qruntime.settings import Settings
 from qruntime.status import JOB_STATUS_HEADER, JobStatus
 from qruntime.store import InvalidTransition, Job, Plan, Store
@@ -226,16 +227,7 @@ OPEN = ("ibm-q", "open", "main", Plan.OPEN)
 
 def open_store(database_url: str) -> Store:
     store = Store.open(database_url)
-    for program_id, builtin in builtin_programs().items():
-        metadata = builtin.metadata
-        store.upsert_builtin_program(
-            program_id,
-            name=metadata.name,
-            source=builtin.source,
-            spec=metadata.spec,
-            description=metadata.description,
-            max_execution_time=metadata.max_execution_time,
-        )
+    register_builtin_programs(store)
     return store
 
 
@@ -738,9 +730,7 @@ async def test_a_failed_job_answers_its_error_as_results(service: Service) -> No
 
 
 async def test_cancel_then_cancel_again_is_409(service: Service) -> None:
-    headers = await service.login_user("ada")
-    service.queue.hold = True
-    job_id = (await submit(service, headers)).json()["id"]
+    headers, job_id = await held_job(service)
     url = f"/runtime/jobs/{job_id}"
     assert (await service.client.post(f"{url}/cancel", headers=headers)).status_code == 204
     job = (await service.client.get(url, headers=headers)).json()
@@ -752,9 +742,7 @@ async def test_cancel_then_cancel_again_is_409(service: Service) -> None:
 
 
 async def test_deleting_a_queued_job_cancels_it_first(service: Service) -> None:
-    headers = await service.login_user("ada")
-    service.queue.hold = True
-    job_id = (await submit(service, headers)).json()["id"]
+    headers, job_id = await held_job(service)
     assert (
         await service.client.delete(f"/runtime/jobs/{job_id}", headers=headers)
     ).status_code == 204
@@ -975,9 +963,7 @@ async def test_a_finished_job_replays_everything_and_closes(live: LiveService) -
 
 async def test_a_cancelled_job_closes_its_stream_without_a_result(live: LiveService) -> None:
     service = live.service
-    headers = await service.login_user("ada")
-    service.queue.hold = True
-    job_id = (await submit(service, headers)).json()["id"]
+    headers, job_id = await held_job(service)
     async with live.stream(job_id, headers) as websocket:
         await websocket.recv()
         cancel = await service.client.post(f"/runtime/jobs/{job_id}/cancel", headers=headers)
@@ -986,11 +972,17 @@ async def test_a_cancelled_job_closes_its_stream_without_a_result(live: LiveServ
     assert (messages, code) == ([], 1000)
 
 
-async def running_job(service: Service) -> str:
-    """A job of ada's, held by the fake queue and marked RUNNING in the store."""
+async def held_job(service: Service) -> tuple[dict[str, str], str]:
+    """ada's login headers, and a job of hers that the fake queue holds (QUEUED)."""
     headers = await service.login_user("ada")
     service.queue.hold = True
     job_id: str = (await submit(service, headers)).json()["id"]
+    return headers, job_id
+
+
+async def running_job(service: Service) -> str:
+    """A job of ada's, held by the fake queue and marked RUNNING in the store."""
+    _, job_id = await held_job(service)
     service.store.transition(job_id, JobStatus.RUNNING)
     return job_id
 
@@ -1054,9 +1046,7 @@ async def until(condition: Any, what: str) -> None:
 
 async def test_a_client_that_leaves_ends_its_subscription(live: LiveService) -> None:
     service = live.service
-    headers = await service.login_user("ada")
-    service.queue.hold = True
-    job_id = (await submit(service, headers)).json()["id"]
+    headers, job_id = await held_job(service)
     async with live.stream(job_id, headers) as websocket:
         await websocket.recv()
         assert service.events.subscriber_count(job_id) == 1

@@ -6,19 +6,15 @@ PostgreSQL: jobs with interim results and a cancel, and a kill -9 restart losing
 
 from __future__ import annotations
 
-import secrets
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
-from psycopg import sql
 from qiskit import QuantumCircuit
-from sqlalchemy import make_url
 
-from tests.conftest import LiveServer, create_user, libpq_url, start_server
+from tests.conftest import LiveServer, create_user, fresh_schema, start_server
 from tests.test_service import (
     SIMULATOR,
     WAIT,
@@ -28,15 +24,6 @@ from tests.test_service import (
     upload_sleeper,
     wait_for,
 )
-
-
-def fresh_schema(postgres_database: str) -> str:
-    """The URL of a new, empty schema of the test database."""
-    schema = f"live_{secrets.token_hex(6)}"
-    with psycopg.connect(libpq_url(postgres_database), autocommit=True) as connection:
-        connection.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-    url = make_url(postgres_database).update_query_dict({"options": f"-csearch_path={schema}"})
-    return url.render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="module")

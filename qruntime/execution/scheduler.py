@@ -272,6 +272,8 @@ class Scheduler:
             self._held[job.backend] = (session, time.monotonic())
 
     def _release_idle_sessions(self) -> None:
+        if not self._held:
+            return  # the common case: nothing to look through the queue for
         now = time.monotonic()
         active = {r.job.session_id for r in self._running.values()}
         active |= {job.session_id for jobs in self._queue.values() for job in jobs.values()}

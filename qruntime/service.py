@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from qruntime.backends import default_catalogue
 from qruntime.execution.events import JobEvents
 from qruntime.execution.pool import WorkerPool
+from qruntime.execution.sandbox import Sandbox, SandboxUnavailable
 from qruntime.execution.scheduler import Scheduler
 from qruntime.offload import offload
 from qruntime.programs import builtin_programs
@@ -55,12 +56,27 @@ class Service:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.store = Store.open(settings.sqlalchemy_url)
+        self.store = Store.open(
+            settings.sqlalchemy_url, max_interim_results=settings.max_interim_results
+        )
         register_builtin_programs(self.store)
         self.first_user = self._ensure_first_user()
         self.catalogue = default_catalogue()
         self.events = JobEvents()
-        self.pool = WorkerPool(size=settings.workers)
+        self.sandbox, self.sandbox_problem = _sandbox(settings)
+        self.uploads_refused = None
+        if self.sandbox is None and not settings.allow_unsandboxed:
+            self.uploads_refused = (
+                f"{self.sandbox_problem}; an operator may start the server with "
+                "--allow-unsandboxed to run them unconfined"
+            )
+        self.pool = WorkerPool(
+            size=settings.workers,
+            memory_limit_bytes=settings.worker_memory,
+            sandbox=self.sandbox,
+            job_cpu_seconds=settings.job_cpu_time,
+            uploads_refused=self.uploads_refused,
+        )
         self._pool_ready = False
         self._pool_error: str | None = None
         self.scheduler = Scheduler(
@@ -70,7 +86,14 @@ class Service:
             self.events,
             session_idle_seconds=settings.session_idle_seconds,
         )
-        context = ServiceContext(settings, self.store, self.catalogue, self.scheduler, self.events)
+        context = ServiceContext(
+            settings,
+            self.store,
+            self.catalogue,
+            self.scheduler,
+            self.events,
+            uploads_refused=self.uploads_refused,
+        )
         self.app: FastAPI = create_app(
             health_checks=[self._workers_ready, self._store_reachable],
             routers=routers(context),
@@ -266,3 +289,24 @@ def wait_until_healthy(
                 last = str(exc)
             time.sleep(0.05)
     raise TimeoutError(f"the qruntime service at {url} did not become healthy: {last}")
+
+
+def _sandbox(settings: Settings) -> tuple[Sandbox | None, str | None]:
+    """The workers' sandbox, or ``None`` and why there is none."""
+    hidden = [settings.data_dir, settings.certfile, settings.keyfile]
+    try:
+        sandbox = Sandbox.detect(
+            [path for path in hidden if path is not None],
+            max_processes=settings.worker_processes,
+        )
+    except SandboxUnavailable as exc:
+        if settings.allow_unsandboxed:
+            logger.warning(
+                "NO SANDBOX: %s. Uploaded programs run unconfined, with this user's rights "
+                "(--allow-unsandboxed).",
+                exc,
+            )
+        else:
+            logger.warning("No sandbox: %s. Uploaded programs will be refused.", exc)
+        return None, str(exc)
+    return sandbox, None

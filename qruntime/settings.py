@@ -13,6 +13,17 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 DEFAULT_PORT = 8443
+DEFAULT_RATE_LIMIT = 50.0
+"""Job submissions (and program uploads) a second that each user may keep up: far above what a
+person or a script waiting for its results needs, low enough that one user cannot flood the
+store for everyone."""
+DEFAULT_RATE_BURST = 2000
+"""Submissions a user may make at once on top of the rate: a script that submits a couple of
+thousand jobs in a loop (``benchmarks/service.py`` sends 2000 at about 120 a second) is not
+slowed."""
+DEFAULT_MAX_INTERIM_RESULTS = 10_000
+DEFAULT_WORKER_MEMORY = 8 * 1024**3
+"""A worker's default address-space limit: a warm worker maps about 2 GiB before any job."""
 ADMIN_TOKEN_FILE = "admin-token"
 """Where in the data dir ``serve`` writes the API token of the first user it makes."""
 
@@ -41,6 +52,23 @@ class Settings(BaseModel):
     keyfile: Path | None = None
     access_token_ttl: int = Field(default=14 * 24 * 3600, gt=0)
     """Seconds an access token from ``loginWithToken`` lives (IBM's was 1209600, two weeks)."""
+    allow_unsandboxed: bool = False
+    """Run uploaded programs even where bubblewrap cannot sandbox the workers."""
+    worker_memory: int | None = Field(default=DEFAULT_WORKER_MEMORY, gt=0)
+    """Each worker's address-space limit in bytes (a job past it fails: out of memory)."""
+    worker_processes: int = Field(default=256, ge=16)
+    """Processes and threads a sandboxed worker may have at once."""
+    job_cpu_time: float | None = Field(default=None, gt=0)
+    """CPU seconds a job may use, all threads together; ``None``: its max execution time on
+    every core."""
+    rate_limit: float | None = Field(default=DEFAULT_RATE_LIMIT, gt=0)
+    """Job submissions and program uploads a second each user may keep up (a token bucket per
+    user, in this server process); ``None``: no limit."""
+    rate_burst: int = Field(default=DEFAULT_RATE_BURST, ge=1)
+    """How many submissions and uploads a user may make at once before ``rate_limit`` applies."""
+    max_interim_results: int | None = Field(default=DEFAULT_MAX_INTERIM_RESULTS, ge=1)
+    """Interim results one job may publish; later ones are dropped and the job's log says so.
+    ``None``: no limit."""
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:

@@ -712,6 +712,9 @@ def check_described(
         assert decoded.toarray().tolist() == want["dense"]
     elif kind == "json":
         assert decoded == want["value"]
+    elif kind == "optimizer_settings":
+        assert decoded["name"] == want["name"]
+        assert sorted(key for key in decoded if key != "name") == want["settings"]
     else:
         pytest.fail(f"the fixture describes an unknown kind {kind!r}")
 

@@ -247,9 +247,23 @@ def test_access_tokens_expire_and_can_be_revoked(store: Store, clock: ManualCloc
     assert store.revoke_access_token(live) is True
     assert store.revoke_access_token(live) is False
     assert store.user_by_access_token(live) is None
+    before = clock.now
     kept = store.create_access_token(user.id, ttl_seconds=60)
+    after = clock.now
     assert store.purge_expired_access_tokens() == 3
     assert store.user_by_access_token(kept) == user
+    access = store.access(kept)
+    assert access is not None
+    assert access.user == user
+    assert before < access.expires_at - timedelta(seconds=60) <= after
+
+
+def test_whose_api_token_a_refused_login_used(store: Store) -> None:
+    user, token = store.create_user("erin")
+    assert store.api_token_holder(token) == (user, False)
+    store.revoke_api_token(token)
+    assert store.api_token_holder(token) == (user, True)
+    assert store.api_token_holder("0" * 128) is None
 
 
 def test_user_names_are_unique(store: Store) -> None:
@@ -597,6 +611,16 @@ def test_interim_results_cap(database_url: str, make_job: MakeJob, store: Store)
     assert [r.payload for r in store.interim_results(job.id)] == ["a", "b", "c"]
     with pytest.raises(NotFound):
         store.add_interim_result("nope", "x")
+
+
+def test_an_interim_result_over_the_size_limit_is_refused(store: Store, make_job: MakeJob) -> None:
+    job = make_job()
+    largest = "x" * store.max_interim_result_bytes
+    assert store.add_interim_result(job.id, largest) == 0
+    with pytest.raises(LimitExceeded, match=f"at most {store.max_interim_result_bytes} bytes"):
+        store.add_interim_result(job.id, largest + "x")
+    assert store.add_interim_result(job.id, "small") == 1  # nothing of the refused one counts
+    assert [r.payload for r in store.interim_results(job.id)] == [largest, "small"]
 
 
 def test_log_keeps_the_first_part_and_marks_truncation_once(

@@ -188,14 +188,17 @@ class ProgramRef(_Message):
 @dataclass(frozen=True)
 class JobLimits(_Message):
     """What a job may produce: ``log_bytes`` of log text, ``interim_results`` interim results
-    (``None``: no limit). Beyond either, output is dropped and the log says so once."""
+    (``None``: no limit). Beyond either, output is dropped and the log says so once.
+    ``cpu_seconds``: the CPU time (all threads together) the job may use; ``None``: no limit."""
 
     TYPE: ClassVar[str] = "limits"
     log_bytes: int = DEFAULT_LOG_BYTES
     interim_results: int | None = DEFAULT_INTERIM_RESULTS
+    cpu_seconds: float | None = None
 
     def __post_init__(self) -> None:
-        if self.log_bytes < 0 or (self.interim_results is not None and self.interim_results < 0):
+        optional = (self.interim_results, self.cpu_seconds)
+        if self.log_bytes < 0 or any(value is not None and value < 0 for value in optional):
             raise ProtocolError(f"job limits cannot be negative: {self}")
 
 

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import inspect
 import itertools
 import logging
+import os
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
@@ -30,6 +32,7 @@ from typing import Any
 
 from qruntime.errors import QRuntimeError
 from qruntime.execution.channel import DEFAULT_MAX_FRAME_BYTES, ChannelError
+from qruntime.execution.confinement import CPU_TIME_EXCEEDED
 from qruntime.execution.messages import (
     InterimResult,
     JobFailed,
@@ -43,6 +46,7 @@ from qruntime.execution.messages import (
 )
 from qruntime.execution.outcome import OUT_OF_MEMORY, JobOutcome, describe_exit
 from qruntime.execution.process import WorkerOptions, WorkerProcess, WorkerStartError
+from qruntime.execution.sandbox import Sandbox
 from qruntime.status import RAN_TOO_LONG, JobStatus
 
 logger = logging.getLogger(__name__)
@@ -115,6 +119,12 @@ class WorkerPool:
         max_message_bytes: the largest message (a result, say) a worker may send.
         env: the workers' environment; by default a part of this process's environment that
             holds no credentials (see :mod:`qruntime.execution.process`).
+        sandbox: start each worker in this bubblewrap sandbox; ``None``: unconfined.
+        job_cpu_seconds: the CPU time a job may use (all threads together); ``None``: its max
+            execution time on every core. Past it the job fails with the reason
+            ``CPU_TIME_EXCEEDED``.
+        uploads_refused: why uploaded programs may not run here (say, no sandbox); their jobs
+            then fail at once with this as the reason. ``None``: they run.
     """
 
     def __init__(
@@ -128,10 +138,15 @@ class WorkerPool:
         recycle_after_uploaded: bool = True,
         max_message_bytes: int = DEFAULT_MAX_FRAME_BYTES,
         env: Mapping[str, str] | None = None,
+        sandbox: Sandbox | None = None,
+        job_cpu_seconds: float | None = None,
+        uploads_refused: str | None = None,
     ) -> None:
         if size < 1:
             raise ValueError(f"a worker pool needs at least one worker, not {size}")
         self.size = size
+        self.job_cpu_seconds = job_cpu_seconds
+        self.uploads_refused = uploads_refused
         self.cancel_grace = cancel_grace
         self.recycle_after_uploaded = recycle_after_uploaded
         self._options = WorkerOptions(
@@ -140,6 +155,7 @@ class WorkerPool:
             max_frame_bytes=max_message_bytes,
             start_timeout=start_timeout,
             env=env,
+            sandbox=sandbox,
         )
         self._workers: set[_Worker] = set()
         self._idle: deque[_Worker] = deque()
@@ -206,6 +222,10 @@ class WorkerPool:
             raise PoolClosedError("the worker pool is closed")
         if request.job_id in self._jobs:
             raise ValueError(f"job {request.job_id!r} is already in the worker pool")
+        if self.uploads_refused is not None and request.program.is_uploaded:
+            reason = f"uploaded programs cannot run on this server: {self.uploads_refused}"
+            return JobOutcome(request.job_id, JobStatus.FAILED, reason=reason, error=reason)
+        request = self._with_cpu_limit(request, max_execution_time)
         job = _Job(request, on_event)
         self._jobs[job.job_id] = job
         try:
@@ -217,6 +237,18 @@ class WorkerPool:
             return await self._supervise(worker, job, max_execution_time)
         finally:
             del self._jobs[job.job_id]
+
+    def _with_cpu_limit(self, request: JobRequest, max_execution_time: float | None) -> JobRequest:
+        if request.limits.cpu_seconds is not None:
+            return request
+        seconds = self.job_cpu_seconds
+        if seconds is None and max_execution_time is not None:
+            seconds = max_execution_time * (os.cpu_count() or 1)
+        if seconds is None:
+            return request
+        return dataclasses.replace(
+            request, limits=dataclasses.replace(request.limits, cpu_seconds=seconds)
+        )
 
     async def cancel(self, job_id: str, reason: str | None = None) -> bool:
         """Stop a job waiting for or running on a worker; it ends ``CANCELLED`` with ``reason``.
@@ -377,7 +409,7 @@ class WorkerPool:
             return True
         # After a MemoryError the interpreter may be left half-built (caches, imports).
         ended = job.ended.result() if job.ended.done() else None
-        return ended is not None and ended.reason == OUT_OF_MEMORY
+        return ended is not None and ended.reason in (OUT_OF_MEMORY, CPU_TIME_EXCEEDED)
 
     def _request_stop(self, job: _Job, reason: str | None) -> None:
         if job.stop_requested.is_set():

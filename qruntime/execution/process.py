@@ -32,10 +32,12 @@ from qruntime.execution.messages import (
     WorkerMessage,
     parse_worker_message,
 )
+from qruntime.execution.sandbox import SANDBOX_TMP, Sandbox
 
 logger = logging.getLogger(__name__)
 
 WORKER_MODULE = "qruntime.execution.worker"
+CONFINED_WORKER_MODULE = "qruntime.execution.confined"
 _TAIL_LINES = 60
 _OUTPUT_CHUNK = 65536
 
@@ -76,34 +78,47 @@ class WorkerOptions:
     start_timeout: float = 120.0
     env: Mapping[str, str] | None = None
     python: str = field(default_factory=lambda: sys.executable)
+    sandbox: Sandbox | None = None
 
     def command(self, fd: int) -> list[str]:
         """The worker's command line, talking over file descriptor ``fd``."""
-        command = [self.python, "-m", WORKER_MODULE, "--fd", str(fd)]
-        command += ["--parent-pid", str(os.getpid())]
+        if self.sandbox is None:
+            command = [self.python, "-m", WORKER_MODULE, "--fd", str(fd)]
+            command += ["--parent-pid", str(os.getpid())]  # in a sandbox, its parent is bwrap
+        else:
+            # It confines itself first, before its imports start any thread.
+            command = [self.python, "-m", CONFINED_WORKER_MODULE]
+            command += [*self.sandbox.worker_arguments(), "--", "--fd", str(fd)]
         command += ["--max-frame-bytes", str(self.max_frame_bytes)]
         if self.memory_limit_bytes is not None:
             command += ["--memory-limit", str(self.memory_limit_bytes)]
         for name in self.warm_backends:
             command += ["--warm-backend", name]
-        return command
+        return command if self.sandbox is None else self.sandbox.wrap(command)
 
     def environment(self) -> dict[str, str]:
         """The worker's environment: ``env`` if given, else the harmless part of this one's."""
         if self.env is not None:
-            return dict(self.env)
-        return _DEFAULT_ENV | {
-            name: value
-            for name, value in os.environ.items()
-            if name in _INHERITED_ENV or name.startswith(_INHERITED_ENV_PREFIXES)
-        }
+            env = dict(self.env)
+        else:
+            env = _DEFAULT_ENV | {
+                name: value
+                for name, value in os.environ.items()
+                if name in _INHERITED_ENV or name.startswith(_INHERITED_ENV_PREFIXES)
+            }
+        if self.sandbox is not None:
+            env |= {"HOME": SANDBOX_TMP, "TMPDIR": SANDBOX_TMP}
+        return env
 
 
 class WorkerProcess:
     """A started, ready worker. Use :meth:`start`; then ``send`` jobs and ``receive`` messages."""
 
-    def __init__(self, process: asyncio.subprocess.Process, channel: PoolChannel) -> None:
+    def __init__(
+        self, process: asyncio.subprocess.Process, channel: PoolChannel, sandboxed: bool = False
+    ) -> None:
         self._process = process
+        self._sandboxed = sandboxed
         self._channel = channel
         self._tail: deque[str] = deque(maxlen=_TAIL_LINES)
         self._output = asyncio.create_task(self._read_output())
@@ -117,7 +132,12 @@ class WorkerProcess:
     @property
     def returncode(self) -> int | None:
         """The exit status once the process ended (negative: the signal that ended it)."""
-        return self._process.returncode
+        returncode = self._process.returncode
+        return None if returncode is None else self._status(returncode)
+
+    def _status(self, returncode: int) -> int:
+        # bwrap exits with 128 + N when the worker inside was killed by signal N.
+        return 128 - returncode if self._sandboxed and returncode > 128 else returncode
 
     @classmethod
     async def start(cls, options: WorkerOptions) -> WorkerProcess:
@@ -149,7 +169,7 @@ class WorkerProcess:
             raise
         finally:
             theirs.close()
-        worker = cls(process, channel)
+        worker = cls(process, channel, sandboxed=options.sandbox is not None)
         try:
             worker.ready = await worker._wait_ready(options.start_timeout)
         except BaseException:
@@ -189,7 +209,7 @@ class WorkerProcess:
             # A process the program started may hold the output pipe open after the kill.
             await asyncio.wait_for(asyncio.shield(self._output), 1.0)
         self._channel.close()
-        return returncode
+        return self._status(returncode)
 
     def output_tail(self) -> str:
         """The last lines the process wrote to its stdout or stderr since ``clear_output``."""

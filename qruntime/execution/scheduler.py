@@ -36,6 +36,7 @@ from qruntime.execution.events import JobEvents
 from qruntime.execution.limits import max_execution_time
 from qruntime.execution.messages import (
     InterimResult,
+    JobLimits,
     JobRequest,
     LogOutput,
     ProgramRef,
@@ -345,7 +346,11 @@ class Scheduler:
     async def _execute(self, job: Job, simulator: bool) -> JobOutcome:
         program = await offload(self._store.get_program, job.program_id)
         request = JobRequest(
-            job_id=job.id, program=_program_ref(program), params=job.params, backend=job.backend
+            job_id=job.id,
+            program=_program_ref(program),
+            params=job.params,
+            backend=job.backend,
+            limits=JobLimits(interim_results=self._store.max_interim_results),
         )
         # Submission stores the effective limit; only a job stored some other way lacks one.
         limit = job.max_execution_time

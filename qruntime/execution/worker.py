@@ -31,6 +31,7 @@ from collections.abc import Sequence
 
 from qruntime.backends import default_catalogue
 from qruntime.errors import InputError, ProgramFailedError, QRuntimeError
+from qruntime.execution import confinement
 from qruntime.execution.capture import LogBuffer, captured_output
 from qruntime.execution.channel import ChannelError, WorkerChannel
 from qruntime.execution.invocation import check_backend_requirements, invoke
@@ -61,6 +62,15 @@ class Terminated(BaseException):
     cancelled program running)."""
 
 
+MAX_INTERIM_RESULT_BYTES = 1024 * 1024
+"""The largest interim result a program may publish (its encoded JSON text); the store refuses
+larger ones too. Big data belongs in the final result, which has no such limit."""
+
+
+class InterimResultTooLarge(QRuntimeError):
+    """``publish`` was given a message too large to send as one interim result."""
+
+
 class JobOutput:
     """A running job's way out: its interim results and log text, as messages, in order."""
 
@@ -79,7 +89,21 @@ class JobOutput:
         self._channel.send(Started(self._job_id).to_json())
 
     def interim(self, payload: str) -> None:
-        """Send one interim result (``UserMessenger``'s sink)."""
+        """Send one interim result (``UserMessenger``'s sink).
+
+        Raise :class:`InterimResultTooLarge` (in the program, from ``publish``) for a payload
+        over :data:`MAX_INTERIM_RESULT_BYTES`; the job's log says so too, in case the program
+        catches it.
+        """
+        size = len(payload.encode("utf-8", "surrogatepass"))
+        if size > MAX_INTERIM_RESULT_BYTES:
+            message = (
+                f"an interim result of {size} bytes was refused: one interim result may be at "
+                f"most {MAX_INTERIM_RESULT_BYTES} bytes of encoded JSON; publish smaller "
+                "messages, or return large data as the final result"
+            )
+            self.log.note(message)
+            raise InterimResultTooLarge(message)
         with self._lock:
             if self._closed:
                 return  # published by a thread that outlived its job
@@ -178,6 +202,7 @@ def _perform(
     request: JobRequest, output: JobOutput, memory_limit: int | None
 ) -> JobResult | JobFailed:
     job_id, program_id = request.job_id, request.program.program_id
+    cpu_seconds = request.limits.cpu_seconds
     try:
         program = load_program(request.program)
         inputs = decode_inputs(request.params)
@@ -185,7 +210,15 @@ def _perform(
         backend = default_catalogue().get(request.backend)
         check_backend_requirements(program.metadata, backend)
         output.started()
-        return JobResult(job_id, invoke(program, backend, inputs, output.interim))
+        with confinement.cpu_time_limit(cpu_seconds, final=request.program.is_uploaded):
+            result = invoke(program, backend, inputs, output.interim)
+        return JobResult(job_id, result)
+    except confinement.CpuTimeExceeded:
+        return JobFailed(
+            job_id,
+            f"program {program_id!r} ran past its CPU-time limit ({cpu_seconds:g} s)",
+            reason=confinement.CPU_TIME_EXCEEDED,
+        )
     except InputError as exc:
         return JobFailed(job_id, str(exc))
     except ProgramFailedError as exc:

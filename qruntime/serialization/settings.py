@@ -8,8 +8,10 @@ IBM's encoder sends any object with a ``settings`` property as::
 and IBM's 2021 decoder imported whatever module the payload named and called the class with the
 settings. This decoder rebuilds only classes on an allowlist, each through a factory called as
 ``factory(**settings)``: the Qiskit operators and states by default, plus the operators of
-``qiskit.opflow`` (removed in Qiskit 1.0), which become the equivalent ``SparsePauliOp``. More
-classes (optimizers, say) are allowed with :func:`register_settings_class`.
+``qiskit.opflow`` (removed in Qiskit 1.0), which become the equivalent ``SparsePauliOp``, and the
+optimizers that the vqe and qaoa programs take (Qiskit's SPSA, QNSPSA, COBYLA, L_BFGS_B and
+qruntime's own), which become a dict ``{"name": ..., **settings}``. More classes are allowed
+with :func:`register_settings_class`.
 
 Dict keys that are integers become strings in JSON, so the encoder flags such dicts with
 ``"__int_keys__": true`` and the decoder turns their keys back into integers.
@@ -162,6 +164,38 @@ def _times(operator: SparsePauliOp, coeff: Any) -> SparsePauliOp:
     return product
 
 
+_OPTIMIZER_CLASSES = (
+    # Qiskit Terra 0.2x, whose optimizers IBM's clients sent, and qiskit-algorithms after it.
+    ("qiskit.algorithms.optimizers.spsa", "SPSA", "SPSA"),
+    ("qiskit.algorithms.optimizers.qnspsa", "QNSPSA", "QN-SPSA"),
+    ("qiskit.algorithms.optimizers.cobyla", "COBYLA", "COBYLA"),
+    ("qiskit.algorithms.optimizers.l_bfgs_b", "L_BFGS_B", "L-BFGS-B"),
+    ("qiskit_algorithms.optimizers.spsa", "SPSA", "SPSA"),
+    ("qiskit_algorithms.optimizers.qnspsa", "QNSPSA", "QN-SPSA"),
+    ("qiskit_algorithms.optimizers.cobyla", "COBYLA", "COBYLA"),
+    ("qiskit_algorithms.optimizers.l_bfgs_b", "L_BFGS_B", "L-BFGS-B"),
+    # qruntime's own (qruntime.algorithms.optimizers).
+    ("qruntime.algorithms.optimizers.spsa", "SPSA", "SPSA"),
+    ("qruntime.algorithms.optimizers.spsa", "QNSPSA", "QN-SPSA"),
+    ("qruntime.algorithms.optimizers.scipy_methods", "COBYLA", "COBYLA"),
+    ("qruntime.algorithms.optimizers.scipy_methods", "LBFGSB", "L-BFGS-B"),
+)
+"""Optimizer classes (module, class, optimizer name) whose settings the programs take as input."""
+
+
+def _optimizer_settings(name: str) -> SettingsFactory:
+    """An optimizer's settings -> ``{"name": name, **settings}``, as the programs read them.
+
+    No optimizer object is built: vqe and qaoa check the options themselves, and the classes of
+    the clients (Qiskit's) do not exist in Qiskit 2.
+    """
+
+    def factory(**settings: Any) -> dict[str, Any]:
+        return {"name": name, **settings}
+
+    return factory
+
+
 def _default_allowlist() -> dict[tuple[str, str], SettingsFactory]:
     allowlist: dict[tuple[str, str], SettingsFactory] = {}
     for cls in (
@@ -187,6 +221,8 @@ def _default_allowlist() -> dict[tuple[str, str], SettingsFactory]:
     ):
         allowlist[(module, name)] = factory
         allowlist[("qiskit.opflow", name)] = factory
+    for module, name, optimizer in _OPTIMIZER_CLASSES:
+        allowlist[(module, name)] = _optimizer_settings(optimizer)
     return allowlist
 
 

@@ -20,11 +20,14 @@ logger = logging.getLogger(__name__)
 
 
 class APIError(QRuntimeError):
-    """An error with the HTTP status it answers with."""
+    """An error with the HTTP status it answers with, and any headers to send along."""
 
-    def __init__(self, status_code: int, message: str) -> None:
+    def __init__(
+        self, status_code: int, message: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
+        self.headers = dict(headers or {})
 
 
 class Unauthorized(APIError):
@@ -48,14 +51,28 @@ class Forbidden(APIError):
 
 
 class PayloadTooLarge(APIError):
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, f"The request body is larger than {limit} bytes.")
+    """413: something the request carries is larger than the server accepts."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(413, message)
 
 
-def error_response(status_code: int, message: str) -> JSONResponse:
+class TooManyRequests(APIError):
+    """429 with ``Retry-After``: the whole seconds (at least 1) until a retry may succeed."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(429, message, headers={"Retry-After": str(max(1, retry_after))})
+        self.retry_after = max(1, retry_after)
+
+
+def error_response(
+    status_code: int, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
     """The JSON body IBM's clients parse for every failed call."""
     return JSONResponse(
-        status_code=status_code, content={"error": {"message": message, "code": status_code}}
+        status_code=status_code,
+        content={"error": {"message": message, "code": status_code}},
+        headers=headers,
     )
 
 
@@ -75,7 +92,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_qruntime_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, QRuntimeError)
-        return error_response(status_for(exc), str(exc))
+        headers = exc.headers if isinstance(exc, APIError) else None
+        return error_response(status_for(exc), str(exc), headers)
 
     async def on_http_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HTTPException)

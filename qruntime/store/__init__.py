@@ -1,4 +1,5 @@
-"""The store: users, instances, programs, jobs and their output, in SQLite or PostgreSQL.
+"""The store: users, instances, programs, jobs and their output, and the audit log, in
+SQLite or PostgreSQL.
 
     store = Store.open("sqlite:////home/me/.qruntime/qruntime.db")
     job = store.create_job(program_id="hello-world", instance_id=..., backend=..., ...)
@@ -10,13 +11,17 @@ Migrations run when a store is opened. See :class:`Store` for the operations.
 from __future__ import annotations
 
 from qruntime.store._base import UNSET, Clock, Unset
+from qruntime.store.audit import ADMIN_CLI
 from qruntime.store.database import normalize_url, sqlite_url
 from qruntime.store.errors import Conflict, InvalidTransition, LimitExceeded, NotFound, StoreError
 from qruntime.store.instances import OPEN_INSTANCE, parse_instance
 from qruntime.store.jobs import RESTART_REASON
 from qruntime.store.output import DEFAULT_LOG_CAP_BYTES
 from qruntime.store.records import (
+    Access,
     ApiTokenInfo,
+    AuditAction,
+    AuditEntry,
     Instance,
     InterimResult,
     Job,
@@ -29,11 +34,15 @@ from qruntime.store.records import (
 from qruntime.store.store import Store
 
 __all__ = [
+    "ADMIN_CLI",
     "DEFAULT_LOG_CAP_BYTES",
     "OPEN_INSTANCE",
     "RESTART_REASON",
     "UNSET",
+    "Access",
     "ApiTokenInfo",
+    "AuditAction",
+    "AuditEntry",
     "Clock",
     "Conflict",
     "Instance",

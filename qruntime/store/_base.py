@@ -19,7 +19,9 @@ from qruntime.store.records import Program
 Clock = Callable[[], datetime]
 """Returns the current time, tz-aware. Tests inject one to control expiry and run times."""
 
-DEFAULT_MAX_INTERIM_RESULTS = 100_000
+DEFAULT_MAX_INTERIM_RESULTS = 10_000
+MAX_INTERIM_RESULT_BYTES = 1_048_576
+"""The largest interim result a job may publish (its encoded JSON text, UTF-8): 1 MiB."""
 
 _LOWER_ALNUM = string.ascii_lowercase + string.digits
 _ALNUM = string.ascii_letters + string.digits
@@ -90,6 +92,8 @@ class StoreBase:
         self._db = database
         self._clock = clock
         self.max_interim_results = max_interim_results
+        """How many interim results one job may publish (``None``: no limit)."""
+        self.max_interim_result_bytes = MAX_INTERIM_RESULT_BYTES
         # Built-in programs change only when a server starts (and upserts them), so they are
         # read once; every job reads its program.
         self._builtin_programs: dict[str, Program] = {}
@@ -97,6 +101,10 @@ class StoreBase:
     @property
     def database(self) -> Database:
         return self._db
+
+    def now(self) -> datetime:
+        """The store's current time (tz-aware UTC), by which tokens expire."""
+        return self._now()
 
     def _now(self) -> datetime:
         now = self._clock()

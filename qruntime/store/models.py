@@ -214,3 +214,20 @@ class JobLogChunkRow(Base):
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     text: Mapped[str] = mapped_column(Text)
+
+
+class AuditEntryRow(Base):
+    """One entry of the audit log: who did what to what, when and from where.
+
+    ``actor`` and ``target`` are names, not foreign keys: the log outlives what it names.
+    """
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    time: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str | None] = mapped_column(String(200), index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(300), index=True)
+    details: Mapped[dict[str, Any]]
+    client: Mapped[str | None] = mapped_column(String(100))

@@ -51,8 +51,15 @@ class JobOutput(StoreBase):
     def add_interim_result(self, job_id: str, payload: str) -> int:
         """Append an interim result (the JSON text as published); return its sequence number.
 
-        Raise :class:`LimitExceeded` past the store's ``max_interim_results`` per job.
+        Raise :class:`LimitExceeded` past the store's ``max_interim_results`` per job, or for
+        a payload over ``max_interim_result_bytes``.
         """
+        size = len(payload.encode("utf-8", "surrogatepass"))
+        if size > self.max_interim_result_bytes:
+            raise LimitExceeded(
+                f"job {job_id} published an interim result of {size} bytes; one interim result "
+                f"may be at most {self.max_interim_result_bytes} bytes: publish less at a time"
+            )
         with self._db.write() as session:
             count = session.scalar(
                 update(JobRow)

@@ -137,3 +137,52 @@ class InterimResult(NamedTuple):
 
     seq: int
     payload: str
+
+
+class Access(NamedTuple):
+    """What a live access token grants: its user, their instances, and when it expires."""
+
+    user: User
+    instances: list[Instance]
+    expires_at: datetime
+
+
+class AuditAction(StrEnum):
+    """What an audit-log entry records. The administrators' actions are named after the
+    ``qruntime admin`` commands that do them."""
+
+    LOGIN = "login"
+    LOGIN_FAILED = "login-failed"
+    LOGOUT = "logout"
+    UPLOAD_PROGRAM = "upload-program"
+    UPDATE_PROGRAM = "update-program"
+    DELETE_PROGRAM = "delete-program"
+    MAKE_PROGRAM_PUBLIC = "make-program-public"
+    MAKE_PROGRAM_PRIVATE = "make-program-private"
+    CREATE_USER = "create-user"
+    DISABLE_USER = "disable-user"
+    ENABLE_USER = "enable-user"
+    ROTATE_TOKEN = "rotate-token"
+    CREATE_INSTANCE = "create-instance"
+    SET_INSTANCE = "set-instance"
+    GRANT = "grant"
+    REVOKE = "revoke"
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One entry of the audit log.
+
+    ``actor`` is the user's name, ``"admin-cli"`` for the ``qruntime admin`` commands, or None
+    when nobody is known (a login with an unknown token). ``target`` names what was acted on
+    (a user, a program id, an instance); ``details`` never holds a token or other secret.
+    ``client`` is the caller's network address, where there is one.
+    """
+
+    id: int
+    time: datetime
+    actor: str | None
+    action: str
+    target: str | None
+    details: dict[str, Any]
+    client: str | None

@@ -10,17 +10,19 @@ from sqlalchemy.engine import URL
 
 from qruntime.store import migrate
 from qruntime.store._base import DEFAULT_MAX_INTERIM_RESULTS, Clock, utc_now
+from qruntime.store.audit import Audit
 from qruntime.store.database import Database, sqlite_url
 from qruntime.store.instances import OPEN_INSTANCE, Instances
 from qruntime.store.jobs import Jobs, read_job_result
 from qruntime.store.output import JobOutput, read_interim_results
 from qruntime.store.programs import Programs
-from qruntime.store.records import Instance, InterimResult, JobResult, Plan, User
+from qruntime.store.records import Access, InterimResult, JobResult, Plan
 from qruntime.store.users import Users
 
 
-class Store(Users, Instances, Programs, Jobs, JobOutput):
-    """Users and tokens, instances, programs, jobs and their output, in SQLite or PostgreSQL.
+class Store(Users, Instances, Programs, Jobs, JobOutput, Audit):
+    """Users and tokens, instances, programs, jobs and their output, and the audit log, in
+    SQLite or PostgreSQL.
 
     Open one with :meth:`open`; it is safe to share between threads.
     """
@@ -56,12 +58,15 @@ class Store(Users, Instances, Programs, Jobs, JobOutput):
         """Open the default SQLite store of a data directory (``DIR/qruntime.db``)."""
         return cls.open(sqlite_url(data_dir), clock=clock)
 
-    def access(self, access_token: str) -> tuple[User, list[Instance]] | None:
-        """The user of a live access token and the instances they may use, read together;
-        ``None`` where :meth:`user_by_access_token` would say so."""
+    def access(self, access_token: str) -> Access | None:
+        """The user of a live access token, the instances they may use and when the token
+        expires, read together; ``None`` where :meth:`user_by_access_token` would say so."""
         with self._db.read() as session:
-            user = self._user_by_access_token(session, access_token)
-            return None if user is None else (user, self._instances_of(session, user.id))
+            found = self._access_token_holder(session, access_token)
+            if found is None:
+                return None
+            user, expires_at = found
+            return Access(user, self._instances_of(session, user.id), expires_at)
 
     def job_messages(self, job_id: str, after_seq: int) -> tuple[JobResult, list[InterimResult]]:
         """What a job's stream sends, in one read: its status, result and owner, and the interim

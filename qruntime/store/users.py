@@ -6,7 +6,7 @@ Only the SHA-256 of a token is stored; the token itself is returned once, when i
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -143,6 +143,17 @@ class Users(StoreBase):
         with self._db.read() as session:
             return _user_holding(session, ApiTokenRow, token)
 
+    def api_token_holder(self, token: str) -> tuple[User, bool] | None:
+        """Whose API token this is, revoked or not, and whether it is revoked; None if it was
+        never issued. For saying why a login failed: :meth:`user_by_api_token` decides."""
+        with self._db.read() as session:
+            found = session.execute(
+                select(UserRow, ApiTokenRow.revoked)
+                .join(ApiTokenRow, ApiTokenRow.user_id == UserRow.id)
+                .where(ApiTokenRow.token_hash == token_hash(token))
+            ).one_or_none()
+            return None if found is None else (_user(found[0]), found[1] is not None)
+
     def _api_token_row(self, user_id: int, token: str) -> ApiTokenRow:
         return ApiTokenRow(
             user_id=user_id,
@@ -180,9 +191,22 @@ class Users(StoreBase):
             return self._user_by_access_token(session, token)
 
     def _user_by_access_token(self, session: Session, token: str) -> User | None:
-        return _user_holding(
-            session, AccessTokenRow, token, AccessTokenRow.expires_at > self._now()
-        )
+        found = self._access_token_holder(session, token)
+        return None if found is None else found[0]
+
+    def _access_token_holder(self, session: Session, token: str) -> tuple[User, datetime] | None:
+        """The enabled user of a live access token, and when the token expires."""
+        found = session.execute(
+            select(UserRow, AccessTokenRow.expires_at)
+            .join(AccessTokenRow, AccessTokenRow.user_id == UserRow.id)
+            .where(
+                AccessTokenRow.token_hash == token_hash(token),
+                AccessTokenRow.revoked.is_(None),
+                AccessTokenRow.expires_at > self._now(),
+                UserRow.disabled.is_(False),
+            )
+        ).one_or_none()
+        return None if found is None else (_user(found[0]), found[1])
 
     def revoke_access_token(self, token: str) -> bool:
         """Revoke an access token (logout); return whether a live one was revoked."""

@@ -63,23 +63,43 @@ def mitigate(
 
     ``result`` is a ``Result.to_dict()``; its experiments are updated in place.
     """
-    import mthree
     from mthree.exceptions import M3Error
 
     qubits = sorted({qubit for mapping in mappings for qubit in mapping.values()})
-    width = num_backend_qubits or qubits[-1] + 1
+    mitigator = calibrated_mitigator(backend, num_backend_qubits, qubits, seed_simulator)
     try:
-        mitigator = mthree.M3Mitigation(_CalibrationBackend(backend, width, seed_simulator))
-        mitigator.cals_from_system(
-            qubits=qubits,
-            shots=min(CALIBRATION_SHOTS, getattr(backend, "max_shots", None) or CALIBRATION_SHOTS),
-            method="independent",
-            async_cal=False,
-        )
         for experiment, mapping in zip(result["results"], mappings, strict=True):
             _mitigate_experiment(mitigator, experiment, mapping)
     except M3Error as error:
         raise QRuntimeError(f"measurement error mitigation failed: {error}") from error
+
+
+def calibrated_mitigator(
+    backend: Any,
+    num_backend_qubits: int | None,
+    qubits: Sequence[int],
+    seed_simulator: int | None,
+) -> Any:
+    """An M3 mitigator (``mthree.M3Mitigation``) calibrated on ``qubits`` of ``backend``.
+
+    Programs that run many circuits on the same qubits (vqe, qaoa) calibrate once and call its
+    ``apply_correction`` on every result.
+    """
+    import mthree
+    from mthree.exceptions import M3Error
+
+    width = num_backend_qubits or max(qubits) + 1
+    try:
+        mitigator = mthree.M3Mitigation(_CalibrationBackend(backend, width, seed_simulator))
+        mitigator.cals_from_system(
+            qubits=list(qubits),
+            shots=min(CALIBRATION_SHOTS, getattr(backend, "max_shots", None) or CALIBRATION_SHOTS),
+            method="independent",
+            async_cal=False,
+        )
+    except M3Error as error:
+        raise QRuntimeError(f"measurement error mitigation failed: {error}") from error
+    return mitigator
 
 
 def _mitigate_experiment(

@@ -17,6 +17,9 @@ from qruntime.server.errors import Forbidden, NotFound
 from qruntime.store import OPEN_INSTANCE
 from qruntime.store.records import Instance, Plan, Program, User
 
+MAX_OFFSET = 2**63 - 1
+"""The largest page offset the databases take (a signed 64-bit integer); past it is a 400."""
+
 
 def may_use_backend(instance: Instance, simulator: bool) -> bool:
     """Whether jobs of ``instance`` may run on a backend (open plans: simulators only)."""

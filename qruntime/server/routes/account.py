@@ -22,10 +22,11 @@ from qruntime.server.body import json_body
 from qruntime.server.context import ServiceContext
 from qruntime.server.errors import NotFound, Unauthorized
 from qruntime.server.routes.access import instance_named, may_use_backend, usable_backends
-from qruntime.server.routes.auth import Authenticated, Caller
+from qruntime.server.routes.auth import Authenticated, Caller, client_address
 from qruntime.server.routes.blocking import blocking
 from qruntime.server.routes.views import hubs_json, iso
-from qruntime.store.records import Instance
+from qruntime.store import Store
+from qruntime.store.records import AuditAction, Instance
 
 DEVICE_PATH = "/Network/{hub}/Groups/{group}/Projects/{project}/devices"
 
@@ -45,6 +46,18 @@ def service_urls(request: Request, tls: bool) -> dict[str, Any]:
         "ws": f"{ws_root}/ws",
         "services": {"runtime": f"{root}/runtime"},
     }
+
+
+def audit_failed_login(store: Store, api_token: str, client: str | None) -> None:
+    """Record a refused login, naming the token's holder if it has one (never the token)."""
+    holder = store.api_token_holder(api_token)
+    if holder is None:
+        name, why = None, "unknown API token"
+    else:
+        user, revoked = holder
+        name = user.name
+        why = "revoked API token" if revoked else "user disabled" if user.disabled else "refused"
+    store.add_audit_entry(name, AuditAction.LOGIN_FAILED, name, {"reason": why}, client)
 
 
 def router(context: ServiceContext) -> APIRouter:
@@ -82,9 +95,18 @@ def router(context: ServiceContext) -> APIRouter:
             raise InputError('Send {"apiToken": "<your API token>"}.', field="apiToken")
         user = await blocking(store.user_by_api_token, api_token)
         if user is None:
+            await blocking(audit_failed_login, store, api_token, client_address(request))
             raise Unauthorized("Login failed: the API token is unknown, revoked or disabled.")
         ttl = context.settings.access_token_ttl
         token = await blocking(store.create_access_token, user.id, ttl)
+        await blocking(
+            store.add_audit_entry,
+            user.name,
+            AuditAction.LOGIN,
+            user.name,
+            {"access_token_ttl": ttl},
+            client_address(request),
+        )
         created = iso(datetime.now(UTC))
         return {"id": token, "ttl": ttl, "created": created, "userId": str(user.id)}
 
@@ -102,10 +124,15 @@ def router(context: ServiceContext) -> APIRouter:
 
     @api.post("/logout", status_code=204)
     @api.post("/users/logout", status_code=204, include_in_schema=False)
-    async def logout(caller: CallerDep) -> Response:
-        """Revoke the access token this request carries."""
-        context.callers.forget(caller.access_token)
+    async def logout(caller: CallerDep, request: Request) -> Response:
+        """Revoke the access token this request carries; it is refused from now on."""
+        # Revoke, then forget: a lookup that starts after the forgetting finds it revoked.
         await blocking(store.revoke_access_token, caller.access_token)
+        context.callers.forget(caller.access_token)
+        name = caller.user.name
+        await blocking(
+            store.add_audit_entry, name, AuditAction.LOGOUT, name, None, client_address(request)
+        )
         return Response(status_code=204)
 
     @api.get("/Network")

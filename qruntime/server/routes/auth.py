@@ -4,9 +4,10 @@ IBM's clients send it as ``X-Access-Token`` (REST and the WebSocket upgrade alik
 clients may send ``Authorization: Bearer <token>``.
 
 A job's submission, stream and result each ask who the caller is, so the answer (the user and
-their instances) is remembered for :data:`CALLER_TTL_SECONDS`. A logout through this server
-forgets it at once; a change made elsewhere (the admin CLI disabling a user, revoking a
-membership) takes effect within that time.
+their instances) is remembered for :data:`CALLER_TTL_SECONDS`, never past the token's expiry.
+A logout through this server forgets it at once, even while another request is looking the
+same token up; a change made elsewhere (the admin CLI disabling a user, revoking a membership,
+a logout through another server) takes effect within that time.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from starlette.requests import HTTPConnection, Request
 
@@ -36,6 +38,8 @@ class Caller:
     access_token: str
     instances: tuple[Instance, ...]
     """The instances the user may use, by hub, group and project."""
+    expires_at: datetime
+    """When the access token expires (the store's time, UTC)."""
 
 
 def access_token_of(connection: HTTPConnection) -> str | None:
@@ -47,6 +51,12 @@ def access_token_of(connection: HTTPConnection) -> str | None:
     if scheme.lower() == "bearer" and credentials.strip():
         return credentials.strip()
     return None
+
+
+def client_address(connection: HTTPConnection) -> str | None:
+    """The caller's network address, for the audit log: the peer's (a proxy's, if one is in
+    front), since forwarded-for headers can be forged."""
+    return connection.client.host if connection.client else None
 
 
 class Callers:
@@ -62,6 +72,8 @@ class Callers:
         self._ttl = ttl
         self._clock = clock
         self._known: dict[str, tuple[float, Caller]] = {}
+        # Counts forget() calls: a lookup that a logout overtook must not be remembered.
+        self._forgotten = 0
 
     async def authenticate(self, connection: HTTPConnection) -> Caller:
         """The caller of a live access token; :class:`Unauthorized` otherwise."""
@@ -73,8 +85,9 @@ class Callers:
             )
         now = self._clock()
         known = self._known.get(token)
-        if known is not None and known[0] > now:
+        if known is not None and known[0] > now and known[1].expires_at > self._store.now():
             return known[1]
+        forgotten = self._forgotten
         access = await blocking(self._store.access, token)
         if access is None:
             self._known.pop(token, None)
@@ -82,14 +95,18 @@ class Callers:
                 "Invalid access token: it is unknown, expired or revoked. Log in again with "
                 "POST /api/users/loginWithToken."
             )
-        caller = Caller(access[0], token, tuple(access[1]))
+        caller = Caller(access.user, token, tuple(access.instances), access.expires_at)
+        if forgotten != self._forgotten:
+            return caller  # a logout came while the store was asked: answer, but keep nothing
         if len(self._known) >= _MAX_REMEMBERED:
             self._known = {t: k for t, k in self._known.items() if k[0] > now}
         self._known[token] = (now + self._ttl, caller)
         return caller
 
     def forget(self, access_token: str) -> None:
-        """Stop answering for a token (it was revoked here)."""
+        """Stop answering for a token (it was revoked here): at once, and also for lookups of
+        it that are under way."""
+        self._forgotten += 1
         self._known.pop(access_token, None)
 
 

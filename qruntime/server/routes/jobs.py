@@ -15,11 +15,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from qruntime.errors import InputError
 from qruntime.execution.limits import max_execution_time
 from qruntime.server.body import json_body
 from qruntime.server.context import ServiceContext
-from qruntime.server.errors import Conflict, NotFound
-from qruntime.server.routes.access import default_instance, instance_named, job_not_found
+from qruntime.server.errors import Conflict, Forbidden, NotFound
+from qruntime.server.routes.access import (
+    MAX_OFFSET,
+    default_instance,
+    instance_named,
+    job_not_found,
+)
 from qruntime.server.routes.auth import Authenticated, Caller
 from qruntime.server.routes.blocking import blocking
 from qruntime.server.routes.checks import JobChecks
@@ -48,7 +54,9 @@ def router(context: ServiceContext) -> APIRouter:
 
     @jobs.post("/jobs")
     async def submit(caller: CallerDep, request: Request) -> JSONResponse:
-        """Run a program: 200 ``{"id", "backend"}`` once the job is stored as QUEUED."""
+        """Run a program: 200 ``{"id", "backend"}`` once the job is stored as QUEUED; 429
+        with ``Retry-After`` past the user's submission rate."""
+        context.submissions.check(caller.user.id)
         wanted = job_request(await json_body(request))
         user = caller.user
         instance = (
@@ -57,6 +65,11 @@ def router(context: ServiceContext) -> APIRouter:
             else default_instance(caller.instances)
         )
         program = await checks.program(wanted.program_id, user)
+        if context.uploads_refused is not None and not program.is_builtin:
+            raise Forbidden(
+                f"Program {program.id!r} cannot run on this server: uploaded programs run only "
+                f"in a sandbox, and there is none: {context.uploads_refused}"
+            )
         backend = await checks.backend(wanted.backend, instance, program)
         await checks.inputs(program, wanted.params)
         job = await blocking(
@@ -85,7 +98,7 @@ def router(context: ServiceContext) -> APIRouter:
     async def list_jobs(
         caller: CallerDep,
         limit: Annotated[int, Query(ge=0)] = DEFAULT_PAGE,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
         pending: bool | None = None,
         program: str | None = None,
         provider: str | None = None,
@@ -109,8 +122,8 @@ def router(context: ServiceContext) -> APIRouter:
             backend=backend or None,
             tags=tags or None,
             session_id=session_id or None,
-            created_after=utc(created_after),
-            created_before=utc(created_before),
+            created_after=utc(created_after, "created_after"),
+            created_before=utc(created_before, "created_before"),
             limit=min(limit, MAX_PAGE),
             offset=offset,
             descending=sort.upper() != "ASC",
@@ -234,8 +247,14 @@ def already_finished(job_id: str, status: JobStatus) -> Conflict:
     )
 
 
-def utc(moment: datetime | None) -> datetime | None:
-    """A query's timestamp in UTC; one without a zone is read as UTC, as the clients mean."""
+def utc(moment: datetime | None, field: str) -> datetime | None:
+    """A query's timestamp in UTC; one without a zone is read as UTC, as the clients mean.
+    ``InputError`` names ``field`` if the time is out of range once in UTC (year 1 or 9999)."""
     if moment is None:
         return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    try:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:
+        raise InputError(
+            f"'{field}' is out of range once in UTC: {moment.isoformat()}", field=field
+        ) from None

@@ -1,4 +1,8 @@
-"""``/runtime/programs``: list, read, upload, update, publish and delete runtime programs."""
+"""``/runtime/programs``: list, read, upload, update, publish and delete runtime programs.
+
+Every change is written to the audit log; uploads and new sources count against the user's
+submission rate (:mod:`qruntime.server.ratelimit`).
+"""
 
 # No ``from __future__ import annotations``: FastAPI reads the routes' annotations at run
 # time, and they name ``CallerDep``, which is local to ``router``.
@@ -14,18 +18,19 @@ from qruntime.server.body import json_body
 from qruntime.server.context import ServiceContext
 from qruntime.server.errors import Conflict, NotFound
 from qruntime.server.routes.access import (
+    MAX_OFFSET,
     check_may_change,
     check_may_upload,
     may_read_program,
     may_read_source,
     program_not_found,
 )
-from qruntime.server.routes.auth import Authenticated, Caller
+from qruntime.server.routes.auth import Authenticated, Caller, client_address
 from qruntime.server.routes.blocking import blocking
 from qruntime.server.routes.uploads import cost_of, decode_source, upload_metadata
 from qruntime.server.routes.views import program_json
 from qruntime.store import Store
-from qruntime.store.records import Program, User
+from qruntime.store.records import AuditAction, Program, User
 
 MAX_PAGE = 1000
 """The most programs one page holds; clients page on with ``offset`` until ``count``."""
@@ -56,11 +61,22 @@ def router(context: ServiceContext) -> APIRouter:
     def as_json(program: Program, user: User) -> dict[str, Any]:
         return program_json(program, with_data=may_read_source(program, user))
 
+    async def audit(
+        caller: Caller,
+        request: Request,
+        action: AuditAction,
+        program_id: str,
+        **details: Any,
+    ) -> None:
+        name = caller.user.name
+        client = client_address(request)
+        await blocking(store.add_audit_entry, name, action, program_id, details, client)
+
     @programs.get("")
     async def list_programs(
         caller: CallerDep,
         limit: Annotated[int | None, Query(ge=0)] = None,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     ) -> dict[str, Any]:
         """``{"programs": [...], "count": total}``: built-in, public and the caller's own."""
         user = caller.user
@@ -80,6 +96,7 @@ def router(context: ServiceContext) -> APIRouter:
     @programs.post("", status_code=201)
     async def upload(caller: CallerDep, request: Request) -> JSONResponse:
         """Upload a program: 201 ``{"id": "<name>-<10 random characters>"}``."""
+        context.submissions.check(caller.user.id)
         body = await json_object(request)
         user = caller.user
         check_may_upload(caller.instances)
@@ -96,14 +113,33 @@ def router(context: ServiceContext) -> APIRouter:
             max_execution_time=metadata.max_execution_time,
             is_public=metadata.is_public,
         )
+        await audit(
+            caller,
+            request,
+            AuditAction.UPLOAD_PROGRAM,
+            program.id,
+            name=program.name,
+            public=program.is_public,
+            source_bytes=len(source.encode("utf-8")),
+        )
         return JSONResponse({"id": program.id}, status_code=201)
 
     @programs.put("/{program_id}/data", status_code=204)
     async def update_data(caller: CallerDep, program_id: str, request: Request) -> Response:
         """Replace the program's source with the body: base64 of the new source."""
+        context.submissions.check(caller.user.id)
         await changeable(program_id, caller.user)
         source = decode_source(await request.body())
         await blocking(store.update_program, program_id, source=source)
+        size = len(source.encode("utf-8"))
+        await audit(
+            caller,
+            request,
+            AuditAction.UPDATE_PROGRAM,
+            program_id,
+            fields=["data"],
+            source_bytes=size,
+        )
         return Response(status_code=204)
 
     @programs.patch("/{program_id}")
@@ -124,27 +160,31 @@ def router(context: ServiceContext) -> APIRouter:
         if "name" in changes:
             await blocking(check_name_is_free, store, caller.user, changes["name"], program.id)
         updated = await blocking(store.update_program, program_id, **changes)
+        await audit(caller, request, AuditAction.UPDATE_PROGRAM, program_id, fields=sorted(body))
         return as_json(updated, caller.user)
 
     @programs.delete("/{program_id}", status_code=204)
-    async def delete_program(caller: CallerDep, program_id: str) -> Response:
+    async def delete_program(caller: CallerDep, program_id: str, request: Request) -> Response:
         """Delete the program; its jobs stay."""
-        await changeable(program_id, caller.user)
+        program = await changeable(program_id, caller.user)
         await blocking(store.delete_program, program_id)
+        await audit(caller, request, AuditAction.DELETE_PROGRAM, program_id, name=program.name)
         return Response(status_code=204)
 
     @programs.put("/{program_id}/public", status_code=204)
-    async def make_public(caller: CallerDep, program_id: str) -> Response:
+    async def make_public(caller: CallerDep, program_id: str, request: Request) -> Response:
         """Let every user see and run the program."""
         await changeable(program_id, caller.user)
         await blocking(store.set_program_visibility, program_id, True)
+        await audit(caller, request, AuditAction.MAKE_PROGRAM_PUBLIC, program_id)
         return Response(status_code=204)
 
     @programs.put("/{program_id}/private", status_code=204)
-    async def make_private(caller: CallerDep, program_id: str) -> Response:
+    async def make_private(caller: CallerDep, program_id: str, request: Request) -> Response:
         """Let only the author see and run the program."""
         await changeable(program_id, caller.user)
         await blocking(store.set_program_visibility, program_id, False)
+        await audit(caller, request, AuditAction.MAKE_PROGRAM_PRIVATE, program_id)
         return Response(status_code=204)
 
     return programs

@@ -1,5 +1,6 @@
-"""What an upload must be: base64 of Python source with a top-level ``def main(``, and metadata
-that reads as a program's. The source is parsed and compiled, never executed, in the server.
+"""What an upload must be: base64 of Python source with a top-level ``def main(``, at most
+:data:`MAX_SOURCE_BYTES`, and metadata that reads as a program's. The source is parsed and
+compiled, never executed, in the server.
 """
 
 from __future__ import annotations
@@ -7,13 +8,28 @@ from __future__ import annotations
 import ast
 import base64
 import binascii
+import math
 from typing import Any
 
 from qruntime.errors import InputError
 from qruntime.program import ProgramMetadata
 from qruntime.program.metadata import DEFAULT_MAX_EXECUTION_TIME
+from qruntime.server.errors import PayloadTooLarge
 
 SOURCE_FILENAME = "program.py"
+MAX_SOURCE_BYTES = 5 * 1024 * 1024
+"""The largest program source (UTF-8) an upload or update may carry: every job of the program
+sends it to a worker, which compiles it. Data a program needs belongs in its inputs."""
+
+
+def source_too_large(size: int | str) -> PayloadTooLarge:
+    """413, not 400: the request is well formed, but what it carries is more than the server
+    accepts, which is what 413 means (and IBM's clients retry neither)."""
+    return PayloadTooLarge(
+        f"The program source is {size} bytes; a program's source may be at most "
+        f"{MAX_SOURCE_BYTES} bytes (5 MiB). Keep large data out of the source: pass it to the "
+        "program as inputs instead."
+    )
 
 
 def decode_source(data: Any, field: str = "data") -> str:
@@ -24,14 +40,20 @@ def decode_source(data: Any, field: str = "data") -> str:
         raise InputError(
             f"'{field}' must be the program's source, base64-encoded; got nothing", field=field
         )
+    encoded = "".join(data.split())
+    # Base64 takes 4 characters per 3 bytes: anything longer than that decodes past the limit.
+    if len(encoded) > 4 * math.ceil(MAX_SOURCE_BYTES / 3):
+        raise source_too_large(f"more than {MAX_SOURCE_BYTES}")
     try:
-        raw = base64.b64decode("".join(data.split()), validate=True)
+        raw = base64.b64decode(encoded, validate=True)
         source = raw.decode("utf-8")
     except (binascii.Error, ValueError):
         raise InputError(
             f"'{field}' is not base64 of UTF-8 text; send base64.b64encode(source.encode())",
             field=field,
         ) from None
+    if len(raw) > MAX_SOURCE_BYTES:
+        raise source_too_large(len(raw))
     check_source(source, field)
     return source
 

@@ -72,7 +72,7 @@ class Service:
             )
         self.pool = WorkerPool(
             size=settings.workers,
-            memory_limit_bytes=settings.worker_memory,
+            memory_limit_bytes=settings.worker_memory or None,
             sandbox=self.sandbox,
             job_cpu_seconds=settings.job_cpu_time,
             uploads_refused=self.uploads_refused,

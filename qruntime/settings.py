@@ -54,8 +54,8 @@ class Settings(BaseModel):
     """Seconds an access token from ``loginWithToken`` lives (IBM's was 1209600, two weeks)."""
     allow_unsandboxed: bool = False
     """Run uploaded programs even where bubblewrap cannot sandbox the workers."""
-    worker_memory: int | None = Field(default=DEFAULT_WORKER_MEMORY, gt=0)
-    """Each worker's address-space limit in bytes (a job past it fails: out of memory)."""
+    worker_memory: int = Field(default=DEFAULT_WORKER_MEMORY, ge=0)
+    """Each worker's address-space limit in bytes (a job past it fails: out of memory); 0: none."""
     worker_processes: int = Field(default=256, ge=16)
     """Processes and threads a sandboxed worker may have at once."""
     job_cpu_time: float | None = Field(default=None, gt=0)

@@ -33,6 +33,10 @@ JOB_STATUS_HEADER = "X-Job-Status"
 value) in this header too, so that a client finding the job finished needs no second request.
 IBM's clients ignore it."""
 
+FINAL_ONLY_QUERY = "interim=false"
+"""The query a qruntime client puts on a job's WebSocket URL when it waits for the final result
+only: the service then sends no interim results on that socket. IBM's clients never send it."""
+
 RAN_TOO_LONG = "Ran too long"
 """The reason of a job cancelled because it passed its max execution time."""
 

@@ -11,11 +11,15 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+import qruntime.service
+from qruntime.cli import app as cli_app
 from qruntime.execution.confinement import CPU_TIME_EXCEEDED
 from qruntime.execution.messages import JobLimits, JobRequest, ProgramRef
 from qruntime.execution.pool import WorkerPool
 from qruntime.execution.sandbox import Sandbox, SandboxUnavailable
+from qruntime.settings import Settings
 from qruntime.status import JobStatus
 
 
@@ -180,3 +184,31 @@ def test_the_pool_gives_a_job_its_cpu_allowance() -> None:
     assert pool._with_cpu_limit(request, 10).limits.cpu_seconds == 3
     given = dataclasses.replace(request, limits=JobLimits(cpu_seconds=1))
     assert pool._with_cpu_limit(given, 10).limits.cpu_seconds == 1
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ((), {"allow_unsandboxed": False, "worker_memory": 8 * 1024**3, "job_cpu_time": None}),
+        (
+            ("--allow-unsandboxed", "--worker-memory", "0", "--job-cpu-time", "30"),
+            {"allow_unsandboxed": True, "worker_memory": 0, "job_cpu_time": 30.0},
+        ),
+        (
+            ("--worker-memory", "1.5", "--worker-processes", "64", "--access-token-ttl", "60"),
+            {"worker_memory": 3 * 2**29, "worker_processes": 64, "access_token_ttl": 60},
+        ),
+    ],
+)
+def test_serve_options_set_the_confinement(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    options: tuple[str, ...],
+    expected: dict[str, object],
+) -> None:
+    seen: list[Settings] = []
+    monkeypatch.setattr(qruntime.service, "serve", lambda settings, announce: seen.append(settings))
+    done = CliRunner().invoke(cli_app, ["serve", "--data-dir", str(tmp_path), *options])
+    assert done.exit_code == 0, done.output
+    (settings,) = seen
+    assert {name: getattr(settings, name) for name in expected} == expected

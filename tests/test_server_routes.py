@@ -36,7 +36,7 @@ from qruntime.server.routes import routers
 from qruntime.server.routes.stream import StreamEnd, job_messages
 from qruntime.service import register_builtin_programs
 from qruntime.settings import Settings
-from qruntime.status import JOB_STATUS_HEADER, JobStatus
+from qruntime.status import FINAL_ONLY_QUERY, JOB_STATUS_HEADER, JobStatus
 from qruntime.store import InvalidTransition, Job, Plan, Store
 from tests.conftest import SIMULATOR_NAMES
 
@@ -852,10 +852,9 @@ class LiveService:
     service: Service
     ws_base: str
 
-    def stream(self, job_id: str, headers: dict[str, str]) -> Any:
-        return connect(
-            f"{self.ws_base}/runtime/stream/jobs/{job_id}", additional_headers=headers, proxy=None
-        )
+    def stream(self, job_id: str, headers: dict[str, str], query: str = "") -> Any:
+        url = f"{self.ws_base}/runtime/stream/jobs/{job_id}" + (f"?{query}" if query else "")
+        return connect(url, additional_headers=headers, proxy=None)
 
 
 @pytest.fixture
@@ -929,6 +928,28 @@ async def test_a_stream_sends_ack_interim_results_result_then_closes(live: LiveS
     assert iterations_of(messages[:-1]) == [0, 1, 2]
     assert json.loads(messages[-1]) == "All done!"
     assert job["state"]["status"] == "Completed"
+
+
+@pytest.mark.parametrize("published_before", [0, 2])
+async def test_a_final_only_stream_sends_ack_then_the_result(
+    live: LiveService, published_before: int
+) -> None:
+    """qruntime's client, waiting without a callback, asks for no interim results."""
+    service = live.service
+    headers = await service.login_user("ada")
+    service.queue.hold = True
+    job_id = (await submit(service, headers, params={"iterations": 3})).json()["id"]
+    for step in range(published_before):  # stored before the stream starts: not replayed
+        service.store.add_interim_result(job_id, json.dumps({"iteration": -1 - step}))
+    async with live.stream(job_id, headers, FINAL_ONLY_QUERY) as websocket:
+        assert await websocket.recv() == f"Listening to results for job: {job_id}"
+        service.queue.release(job_id)
+        messages, code = await received(websocket)
+    assert code == 1000
+    assert websocket.close_reason == "COMPLETED"
+    assert messages == [json.dumps("All done!")]
+    stored = await service.client.get(f"/runtime/jobs/{job_id}/interim_results", headers=headers)
+    assert len(stored.json()) == published_before + 3  # they were published all the same
 
 
 async def test_a_late_subscriber_gets_the_replay_then_the_live_end(live: LiveService) -> None:

@@ -48,6 +48,12 @@ def serve(
     no_tls: Annotated[
         bool, typer.Option("--no-tls", help="Serve plain HTTP (IBM's clients cannot stream).")
     ] = False,
+    access_token_ttl: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Seconds an access token from loginWithToken lives (IBM's: two weeks)."
+        ),
+    ] = 14 * 24 * 3600,
     allow_unsandboxed: Annotated[
         bool,
         typer.Option(
@@ -120,8 +126,9 @@ def serve(
         keyfile=keyfile,
         tls=not no_tls,
         session_idle_seconds=session_idle,
+        access_token_ttl=access_token_ttl,
         allow_unsandboxed=allow_unsandboxed,
-        worker_memory=int(worker_memory * 1024**3) if worker_memory else None,
+        worker_memory=int(worker_memory * 1024**3),
         worker_processes=worker_processes,
         job_cpu_time=job_cpu_time,
         rate_burst=rate_burst,

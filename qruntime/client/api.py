@@ -255,7 +255,7 @@ class RuntimeClient:
             session.refresh_access_token(session.access_token)
 
         stream = ResultStream(
-            self.rest.stream_url(job_id),
+            self.rest.stream_url(job_id, interim=on_message is not None),
             session.auth_headers,
             session.ssl_context,
             on_message,

@@ -21,7 +21,7 @@ import httpx
 
 from qruntime import __version__
 from qruntime.client.errors import NotAuthorizedError, RuntimeRequestError
-from qruntime.status import JOB_STATUS_HEADER
+from qruntime.status import FINAL_ONLY_QUERY, JOB_STATUS_HEADER
 
 CLIENT_APPLICATION = f"qruntime/{__version__}"
 _RETRY_STATUSES = frozenset({502, 503, 504})
@@ -254,11 +254,14 @@ class RuntimeRest:
     def session_close(self, session_id: str) -> None:
         self.session.request("DELETE", self._url("sessions", _segment(session_id), "close"))
 
-    def stream_url(self, job_id: str) -> str:
-        """``wss://.../stream/jobs/{id}`` (``ws://`` for a service without TLS)."""
+    def stream_url(self, job_id: str, interim: bool = True) -> str:
+        """``wss://.../stream/jobs/{id}`` (``ws://`` for a service without TLS). Not
+        ``interim``: ask for the final result only (a qruntime service sends no interim results
+        then; IBM's would ignore the question)."""
         scheme, _, rest = self.runtime_url.partition("://")
         ws_scheme = {"https": "wss", "http": "ws"}.get(scheme.lower(), scheme)
-        return f"{ws_scheme}://{rest}/stream/jobs/{_segment(job_id)}"
+        url = f"{ws_scheme}://{rest}/stream/jobs/{_segment(job_id)}"
+        return url if interim else f"{url}?{FINAL_ONLY_QUERY}"
 
 
 def _json_object(response: httpx.Response) -> dict[str, Any]:

@@ -118,7 +118,8 @@ class WorkerPool:
             user's code never shares a process with the next job.
         max_message_bytes: the largest message (a result, say) a worker may send.
         env: the workers' environment; by default a part of this process's environment that
-            holds no credentials (see :mod:`qruntime.execution.process`).
+            holds no credentials (see :mod:`qruntime.execution.process`). Unless it sets
+            ``OMP_NUM_THREADS``, each worker gets the cores divided by ``size``.
         sandbox: start each worker in this bubblewrap sandbox; ``None``: unconfined.
         job_cpu_seconds: the CPU time a job may use (all threads together); ``None``: its max
             execution time on every core. Past it the job fails with the reason
@@ -156,6 +157,9 @@ class WorkerPool:
             start_timeout=start_timeout,
             env=env,
             sandbox=sandbox,
+            # The workers share the cores: more threads than that only make them wait on
+            # each other (Aer's small circuits gain little from threads anyway).
+            threads=max(1, (os.cpu_count() or 1) // size),
         )
         self._workers: set[_Worker] = set()
         self._idle: deque[_Worker] = deque()

@@ -79,6 +79,8 @@ class WorkerOptions:
     env: Mapping[str, str] | None = None
     python: str = field(default_factory=lambda: sys.executable)
     sandbox: Sandbox | None = None
+    threads: int | None = None
+    """OpenMP threads (Aer's) per worker, unless the environment sets ``OMP_NUM_THREADS``."""
 
     def command(self, fd: int) -> list[str]:
         """The worker's command line, talking over file descriptor ``fd``."""
@@ -108,6 +110,8 @@ class WorkerOptions:
             }
         if self.sandbox is not None:
             env |= {"HOME": SANDBOX_TMP, "TMPDIR": SANDBOX_TMP}
+        if self.threads is not None:
+            env.setdefault("OMP_NUM_THREADS", str(self.threads))
         return env
 
 

@@ -33,6 +33,7 @@ from typing import Any, Literal, Protocol
 from qruntime.backends import BackendCatalogue
 from qruntime.errors import QRuntimeError
 from qruntime.execution.events import JobEvents
+from qruntime.execution.interim import InterimWriter
 from qruntime.execution.limits import max_execution_time
 from qruntime.execution.messages import (
     InterimResult,
@@ -46,7 +47,7 @@ from qruntime.execution.outcome import JobOutcome
 from qruntime.offload import offload
 from qruntime.status import JobStatus
 from qruntime.store import Store
-from qruntime.store.errors import InvalidTransition, LimitExceeded, NotFound
+from qruntime.store.errors import InvalidTransition, NotFound
 from qruntime.store.records import Instance, Job, Plan, Program, QueuedJob
 
 logger = logging.getLogger(__name__)
@@ -104,7 +105,7 @@ class Scheduler:
         self._running: dict[str, _Running] = {}
         self._queue: dict[int, dict[str, QueuedJob]] = {}  # instance -> its jobs, FIFO
         self._simulators: dict[str, bool] = {}
-        self._interim_counts: dict[str, int] = {}  # running job -> interim results stored
+        self._interim: dict[str, InterimWriter] = {}  # running job -> its interim results
         self._handed_in: set[str] = set()
         self._queue_read_at = -math.inf
         self._usage: dict[int, float] = {}
@@ -358,19 +359,18 @@ class Scheduler:
             instance = await offload(self._store.instance, job.instance_id)
             limit = _max_execution_time(program, instance, simulator)
 
+        interim = self._interim[job.id] = InterimWriter(self._store, self._events, job.id)
+
         async def on_event(event: WorkerEvent) -> None:
             if isinstance(event, InterimResult):
-                try:
-                    seq = await offload(self._store.add_interim_result, job.id, event.payload)
-                except LimitExceeded as exc:
-                    await offload(self._store.append_log, job.id, f"{exc}\n")
-                    return
-                self._interim_counts[job.id] = max(self._interim_counts.get(job.id, 0), seq + 1)
-                self._events.interim_result(job.id, seq, event.payload)
+                await interim.add(event.payload)
             elif isinstance(event, LogOutput):
                 await offload(self._store.append_log, job.id, event.text)
 
-        return await self._pool.run(request, on_event, max_execution_time=limit)
+        try:
+            return await self._pool.run(request, on_event, max_execution_time=limit)
+        finally:
+            await interim.flush()  # all of them stored before the job's end is
 
     async def _finish(self, job_id: str, outcome: JobOutcome) -> None:
         error = outcome.error
@@ -391,12 +391,13 @@ class Scheduler:
             )
         except (InvalidTransition, NotFound) as exc:
             logger.warning("job %s: outcome %s not stored: %s", job_id, outcome.status, exc)
-            self._interim_counts.pop(job_id, None)
+            self._interim.pop(job_id, None)
             self._events.job_ended(job_id)
             return
         # What was stored goes with the news, so streams that have the rest need no read.
         result = outcome.result if outcome.status is JobStatus.COMPLETED else None
-        interim_count = self._interim_counts.pop(job_id, 0)
+        interim = self._interim.pop(job_id, None)
+        interim_count = 0 if interim is None else interim.count
         self._events.job_ended(job_id, result=result, interim_count=interim_count)
 
 

@@ -114,7 +114,8 @@ class Database:
 
     @contextmanager
     def write_connection(self) -> Iterator[Connection]:
-        """A Core connection in a write transaction (for migrations)."""
+        """A Core connection in a write transaction (for migrations, and for the writes that
+        run for every interim result, where an ORM session costs more than the statements)."""
         with self._write_turn, self._writer.begin() as connection:
             yield connection
 

@@ -7,9 +7,11 @@ out gap-free and in order, on PostgreSQL as on SQLite.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from qruntime.store._base import StoreBase
@@ -20,8 +22,29 @@ from qruntime.store.records import InterimResult
 # Core tables for the reads every stream makes (no ORM state to build).
 _JOBS = cast(Table, JobRow.__table__)
 _INTERIM = cast(Table, InterimResultRow.__table__)
+# The statements of add_interim_results, built once.
+_COUNT_INTERIM = (
+    update(_JOBS)
+    .where(_JOBS.c.id == bindparam("job"))
+    .values(interim_count=_JOBS.c.interim_count + bindparam("added"))
+    .returning(_JOBS.c.interim_count)
+)
+_SET_INTERIM_COUNT = (
+    update(_JOBS).where(_JOBS.c.id == bindparam("job")).values(interim_count=bindparam("count"))
+)
+_INSERT_INTERIM = insert(_INTERIM)
 
 DEFAULT_LOG_CAP_BYTES = 1_048_576
+
+
+@dataclass(frozen=True)
+class AddedInterimResults:
+    """What :meth:`JobOutput.add_interim_results` did: it stored ``stored``, numbered from
+    ``first_seq`` on, and did not store the rest, for the reasons in ``refused``."""
+
+    first_seq: int
+    stored: list[str]
+    refused: list[str]
 
 
 def truncation_mark(cap_bytes: int) -> str:
@@ -54,33 +77,54 @@ class JobOutput(StoreBase):
         Raise :class:`LimitExceeded` past the store's ``max_interim_results`` per job, or for
         a payload over ``max_interim_result_bytes``.
         """
-        size = len(payload.encode("utf-8", "surrogatepass"))
-        if size > self.max_interim_result_bytes:
-            raise LimitExceeded(
-                f"job {job_id} published an interim result of {size} bytes; one interim result "
-                f"may be at most {self.max_interim_result_bytes} bytes: publish less at a time"
-            )
-        with self._db.write() as session:
-            count = session.scalar(
-                update(JobRow)
-                .where(JobRow.id == job_id)
-                .values(interim_count=JobRow.interim_count + 1)
-                .returning(JobRow.interim_count)
-                .execution_options(synchronize_session=False)
-            )
+        added = self.add_interim_results(job_id, [payload])
+        if added.refused:
+            raise LimitExceeded(added.refused[0])
+        return added.first_seq
+
+    def add_interim_results(self, job_id: str, payloads: Sequence[str]) -> AddedInterimResults:
+        """Append interim results in order, in one transaction (a running job's that arrived
+        together). Those over ``max_interim_result_bytes``, and all past
+        ``max_interim_results`` for the job, are not stored: the answer says why."""
+        refused: list[str] = []
+        kept: list[str] = []
+        for payload in payloads:
+            size = len(payload.encode("utf-8", "surrogatepass"))
+            if size > self.max_interim_result_bytes:
+                refused.append(
+                    f"job {job_id} published an interim result of {size} bytes; one interim "
+                    f"result may be at most {self.max_interim_result_bytes} bytes: publish less "
+                    "at a time"
+                )
+            else:
+                kept.append(payload)
+        if not kept:
+            return AddedInterimResults(0, [], refused)
+        # Core statements on a plain connection: this runs for every interim result of every
+        # running job, and the ORM's unit of work cost more than the writes themselves.
+        with self._db.write_connection() as connection:
+            count = connection.scalar(_COUNT_INTERIM, {"job": job_id, "added": len(kept)})
             if count is None:
                 raise NotFound(f"no job with id {job_id!r}")
+            first = count - len(kept)
             cap = self.max_interim_results
             if cap is not None and count > cap:
-                raise LimitExceeded(
+                refused.append(
                     f"job {job_id} published more than {cap} interim results, the limit per "
                     "job; publish fewer, larger interim results"
                 )
-            seq = count - 1
-            session.add(
-                InterimResultRow(job_id=job_id, seq=seq, payload=payload, created=self._now())
-            )
-        return seq
+                kept = kept[: max(cap - first, 0)]
+                connection.execute(_SET_INTERIM_COUNT, {"job": job_id, "count": first + len(kept)})
+            if kept:
+                now = self._now()
+                connection.execute(
+                    _INSERT_INTERIM,
+                    [
+                        {"job_id": job_id, "seq": first + index, "payload": payload, "created": now}
+                        for index, payload in enumerate(kept)
+                    ],
+                )
+        return AddedInterimResults(first, kept, refused)
 
     def interim_results(self, job_id: str, after_seq: int | None = None) -> list[InterimResult]:
         """A job's interim results in order; only those after ``after_seq`` if given."""

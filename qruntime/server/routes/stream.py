@@ -25,7 +25,7 @@ from qruntime.server.errors import APIError, NotFound
 from qruntime.server.routes.access import job_not_found
 from qruntime.server.routes.blocking import blocking
 from qruntime.server.routes.jobs import check_visible
-from qruntime.status import JobStatus
+from qruntime.status import FINAL_ONLY_QUERY, JobStatus
 from qruntime.store import InterimResult, JobResult, Store
 
 STORE_CHECK_SECONDS = 5.0
@@ -71,7 +71,10 @@ def router(context: ServiceContext) -> APIRouter:
                 return
             await websocket.send_text(ack(job_id))
             end = StreamEnd()
-            messages = job_messages(context.store, job_id, subscription, end=end, first=first)
+            interim = websocket.url.query != FINAL_ONLY_QUERY
+            messages = job_messages(
+                context.store, job_id, subscription, end=end, first=first, interim=interim
+            )
             if await send_until_disconnect(websocket, messages):
                 await websocket.close(NORMAL_CLOSURE, RESULT_SENT if end.result_sent else "")
 
@@ -93,6 +96,7 @@ async def job_messages(
     *,
     end: StreamEnd | None = None,
     first: tuple[JobResult, list[InterimResult]] | None = None,
+    interim: bool = True,
 ) -> AsyncIterator[str]:
     """The job's interim results in order, then its final result if it completed.
 
@@ -100,6 +104,7 @@ async def job_messages(
     missed: the store is read first, and live events already read from it are skipped by their
     sequence number. Ends once the store holds a final status; ``end`` then says whether the
     final result was the last message. ``first``: the store's first answer, already read.
+    Not ``interim``: the final result only (interim results are followed, not sent).
     """
     sent = -1
     events = aiter(subscription)
@@ -113,7 +118,8 @@ async def job_messages(
                 outcome, published = await blocking(store.job_messages, job_id, sent)
             for result in published:
                 sent = result.seq
-                yield result.payload
+                if interim:
+                    yield result.payload
             if outcome.status.is_terminal():
                 if outcome.status is JobStatus.COMPLETED and outcome.result is not None:
                     yield outcome.result
@@ -143,7 +149,8 @@ async def job_messages(
                     break  # the end, or a gap: the store has the whole story
                 if event.seq == sent + 1:
                     sent = event.seq
-                    yield event.payload
+                    if interim:
+                        yield event.payload
             if not live:
                 await asyncio.sleep(check_seconds)
     finally:

@@ -81,6 +81,28 @@ else:  # run as a script: python benchmarks/io_overhead.py
 # -- the service ---------------------------------------------------------------------------------
 
 
+def pin(server_pid: int, cpus: int) -> set[int]:
+    """``--pin``: the server, its threads and this process (client, proxy) on CPU 0, the
+    workers (and so the vqe job) on the other CPUs; return the workers' CPUs. Threads started
+    later inherit their starter's CPUs."""
+    near, far = {0}, set(range(1, cpus))
+    server = psutil.Process(server_pid)
+    for process, chosen in [(server, near)] + [(c, far) for c in server.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            for thread in process.threads():
+                with contextlib.suppress(OSError):
+                    os.sched_setaffinity(thread.id, chosen)
+    os.sched_setaffinity(0, near)
+    return far
+
+
+def pinned_measure_in_process(problem: Problem, cpus: set[int] | None) -> InProcess:
+    """(c) in its own process, on the workers' CPUs when they are pinned."""
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+    return measure_in_process(problem)
+
+
 def start_server(data_dir: Path, workers: int) -> tuple[subprocess.Popen[str], str]:
     """Start `qruntime serve` on a free port of 127.0.0.1; return it once healthy, and its URL."""
     qruntime = Path(sys.executable).parent / "qruntime"
@@ -356,6 +378,10 @@ def run(args: argparse.Namespace) -> None:
         )
         process, url = start_server(data_dir, args.workers)
         stack.callback(stop_server, process)
+        worker_cpus = pin(process.pid, os.cpu_count() or 1) if args.pin else None
+        if worker_cpus:
+            print(f"pinned: the server and this process on CPU 0, the workers and (c) on CPUs "
+                  f"{sorted(worker_cpus)}")  # fmt: skip
         token = (data_dir / "admin-token").read_text().strip()
         cafile = data_dir / "tls" / "cert.pem"
         links = [Link("loopback", stack.enter_context(RuntimeProvider(url, token, cafile)), None)]
@@ -372,7 +398,9 @@ def run(args: argparse.Namespace) -> None:
         meter = CpuMeter(process.pid)
         measured = []
         for repeat in range(args.repeat):
-            measured.append(in_process.submit(measure_in_process, problem).result())
+            measured.append(
+                in_process.submit(pinned_measure_in_process, problem, worker_cpus).result()
+            )
             print(
                 f"repeat {repeat + 1}: (c) Aer directly {sum(measured[-1].aer):.2f} s, the vqe "
                 f"program in one process {measured[-1].program:.2f} s",
@@ -415,7 +443,15 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--quick", action="store_true", help="a smoke run: 3 iterations, one repeat"
     )
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="Linux, 2 or more CPUs: the server and the client on CPU 0, the workers and (c) "
+        "on the others, so that the server's work does not share the job's CPU",
+    )
     args = parser.parse_args(argv)
+    if args.pin and (os.cpu_count() or 1) < 2:
+        parser.error("--pin needs at least 2 CPUs")
     if args.quick:
         args.iterations, args.repeat = 3, 1
     return args

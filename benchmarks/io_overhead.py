@@ -53,6 +53,8 @@ from urllib.parse import urlsplit
 import psutil  # type: ignore[import-untyped]
 
 from qruntime import RuntimeProvider
+from qruntime.execution.pool import threads_per_worker
+from qruntime.execution.process import WORKER_DEFAULT_ENV
 from qruntime.service import wait_until_healthy
 
 if __package__:
@@ -364,10 +366,11 @@ def run(args: argparse.Namespace) -> None:
     delay = args.delay_ms / 1000
     # The workers run Aer with OpenMP threads that sleep between parallel regions; (c), in a
     # process spawned from this one, does the same. The server and its workers inherit OMP_*.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    for name, value in WORKER_DEFAULT_ENV.items():
+        os.environ.setdefault(name, value)
     # The workers get the cores divided among them unless OMP_NUM_THREADS says otherwise
     # (qruntime.execution.pool); (c) runs with what they run with.
-    threads = args.aer_threads or max(1, (os.cpu_count() or 1) // args.workers)
+    threads = args.aer_threads or threads_per_worker(args.workers)
     os.environ["OMP_NUM_THREADS"] = str(threads)
     print(f"load average before: {load_average()}")
     spawn = multiprocessing.get_context("spawn")

@@ -101,7 +101,7 @@ async def main() -> None:
     for label, times in results.items():
         plain, boxed = (statistics.median(times[name]) for name in ("plain", "sandboxed"))
         print(_row(f"{label} ({args.jobs} jobs)", plain, boxed))
-        p99 = {name: sorted(values)[int(len(values) * 0.99) - 1] for name, values in times.items()}
+        p99 = {name: statistics.quantiles(values, n=100)[98] for name, values in times.items()}
         print(_row("  p99", p99["plain"], p99["sandboxed"]))
 
 

@@ -64,12 +64,6 @@ class Service:
         self.catalogue = default_catalogue()
         self.events = JobEvents()
         self.sandbox, self.sandbox_problem = _sandbox(settings)
-        self.uploads_refused = None
-        if self.sandbox is None and not settings.allow_unsandboxed:
-            self.uploads_refused = (
-                f"{self.sandbox_problem}; an operator may start the server with "
-                "--allow-unsandboxed to run them unconfined"
-            )
         self.pool = WorkerPool(
             size=settings.workers,
             memory_limit_bytes=settings.worker_memory or None,
@@ -122,6 +116,17 @@ class Service:
             return
         await self.scheduler.start()
         self._pool_ready = True
+
+    @property
+    def uploads_refused(self) -> str | None:
+        """Why uploaded programs may not run here (no sandbox, and not allowed without), or
+        ``None``."""
+        if self.sandbox is not None or self.settings.allow_unsandboxed:
+            return None
+        return (
+            f"{self.sandbox_problem}; an operator may start the server with "
+            "--allow-unsandboxed to run them unconfined"
+        )
 
     def _workers_ready(self) -> str | None:
         if self._pool_error:

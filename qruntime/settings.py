@@ -21,9 +21,14 @@ DEFAULT_RATE_BURST = 2000
 """Submissions a user may make at once on top of the rate: a script that submits a couple of
 thousand jobs in a loop (``benchmarks/service.py`` sends 2000 at about 120 a second) is not
 slowed."""
-DEFAULT_MAX_INTERIM_RESULTS = 10_000
+DEFAULT_ACCESS_TOKEN_TTL = 14 * 24 * 3600
+"""Seconds an access token lives: two weeks, as IBM's did."""
+DEFAULT_WORKER_PROCESSES = 256
+"""Processes and threads a sandboxed worker may have at once (Aer's threads count too)."""
 DEFAULT_WORKER_MEMORY = 8 * 1024**3
 """A worker's default address-space limit: a warm worker maps about 2 GiB before any job."""
+DEFAULT_MAX_INTERIM_RESULTS = 10_000
+"""Interim results one job may publish (the store's cap, and what its workers are told)."""
 ADMIN_TOKEN_FILE = "admin-token"
 """Where in the data dir ``serve`` writes the API token of the first user it makes."""
 
@@ -50,13 +55,13 @@ class Settings(BaseModel):
     tls: bool = True
     certfile: Path | None = None
     keyfile: Path | None = None
-    access_token_ttl: int = Field(default=14 * 24 * 3600, gt=0)
+    access_token_ttl: int = Field(default=DEFAULT_ACCESS_TOKEN_TTL, gt=0)
     """Seconds an access token from ``loginWithToken`` lives (IBM's was 1209600, two weeks)."""
     allow_unsandboxed: bool = False
     """Run uploaded programs even where bubblewrap cannot sandbox the workers."""
     worker_memory: int = Field(default=DEFAULT_WORKER_MEMORY, ge=0)
     """Each worker's address-space limit in bytes (a job past it fails: out of memory); 0: none."""
-    worker_processes: int = Field(default=256, ge=16)
+    worker_processes: int = Field(default=DEFAULT_WORKER_PROCESSES, ge=16)
     """Processes and threads a sandboxed worker may have at once."""
     job_cpu_time: float | None = Field(default=None, gt=0)
     """CPU seconds a job may use, all threads together; ``None``: its max execution time on

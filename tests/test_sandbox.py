@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 import qruntime.service
 from qruntime.cli import app as cli_app
-from qruntime.execution.confinement import CPU_TIME_EXCEEDED
 from qruntime.execution.messages import JobLimits, JobRequest, ProgramRef
+from qruntime.execution.outcome import CPU_TIME_EXCEEDED
 from qruntime.execution.pool import WorkerPool
 from qruntime.execution.sandbox import Sandbox, SandboxUnavailable
 from qruntime.settings import Settings

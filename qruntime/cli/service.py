@@ -9,11 +9,13 @@ import typer
 from rich.console import Console
 
 from qruntime.settings import (
+    DEFAULT_ACCESS_TOKEN_TTL,
     DEFAULT_MAX_INTERIM_RESULTS,
     DEFAULT_PORT,
     DEFAULT_RATE_BURST,
     DEFAULT_RATE_LIMIT,
     DEFAULT_WORKER_MEMORY,
+    DEFAULT_WORKER_PROCESSES,
     Settings,
 )
 
@@ -53,7 +55,7 @@ def serve(
         typer.Option(
             min=1, help="Seconds an access token from loginWithToken lives (IBM's: two weeks)."
         ),
-    ] = 14 * 24 * 3600,
+    ] = DEFAULT_ACCESS_TOKEN_TTL,
     allow_unsandboxed: Annotated[
         bool,
         typer.Option(
@@ -68,7 +70,7 @@ def serve(
     ] = DEFAULT_WORKER_MEMORY / 1024**3,
     worker_processes: Annotated[
         int, typer.Option(min=16, help="Processes and threads a sandboxed worker may have.")
-    ] = 256,
+    ] = DEFAULT_WORKER_PROCESSES,
     job_cpu_time: Annotated[
         float | None,
         typer.Option(

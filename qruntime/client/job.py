@@ -249,6 +249,8 @@ class RuntimeJob:
             return True
         if status in _NOT_FINISHED:
             return False
+        if status is not None:  # failed or cancelled: the text is what error_message() shows
+            self._result_text = text
         return self.status() in FINAL_STATUSES  # another service, or failed: read the job
 
     def _completed_by(self, stream: ResultStream) -> bool:

@@ -28,9 +28,6 @@ import sys
 import types
 from collections.abc import Iterator, Sequence
 
-CPU_TIME_EXCEEDED = "program ran past its CPU-time limit"
-"""The reason of a job stopped by its CPU-time limit."""
-
 _CLONE_NEWUSER = 0x10000000
 _PR_SET_DUMPABLE = 4
 _CAPABILITY_VERSION_3 = 0x20080522

@@ -54,10 +54,11 @@ class InterimWriter:
                 added = await offload(self._store.add_interim_results, self._job_id, batch)
                 for index, payload in enumerate(added.stored):
                     self._events.interim_result(self._job_id, added.first_seq + index, payload)
-                if added.stored:
-                    self.count = max(self.count, added.first_seq + len(added.stored))
-                for reason in added.refused:
-                    await offload(self._store.append_log, self._job_id, f"{reason}\n")
+                if added.stored:  # writes are one after another: this is the newest
+                    self.count = added.first_seq + len(added.stored)
+                if added.refused:
+                    reasons = "".join(f"{reason}\n" for reason in added.refused)
+                    await offload(self._store.append_log, self._job_id, reasons)
         except Exception:
             self._pending.clear()
             logger.exception("job %s: interim results could not be stored", self._job_id)

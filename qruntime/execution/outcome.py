@@ -10,6 +10,9 @@ from qruntime.status import JobStatus
 OUT_OF_MEMORY = "worker ran out of memory"
 """The reason of a job that failed because its worker hit its memory limit."""
 
+CPU_TIME_EXCEEDED = "program ran past its CPU-time limit"
+"""The reason of a job stopped by its CPU-time limit (:mod:`~qruntime.execution.confinement`)."""
+
 
 @dataclass(frozen=True)
 class JobOutcome:

@@ -32,7 +32,6 @@ from typing import Any
 
 from qruntime.errors import QRuntimeError
 from qruntime.execution.channel import DEFAULT_MAX_FRAME_BYTES, ChannelError
-from qruntime.execution.confinement import CPU_TIME_EXCEEDED
 from qruntime.execution.messages import (
     InterimResult,
     JobFailed,
@@ -44,7 +43,12 @@ from qruntime.execution.messages import (
     WorkerEvent,
     WorkerMessage,
 )
-from qruntime.execution.outcome import OUT_OF_MEMORY, JobOutcome, describe_exit
+from qruntime.execution.outcome import (
+    CPU_TIME_EXCEEDED,
+    OUT_OF_MEMORY,
+    JobOutcome,
+    describe_exit,
+)
 from qruntime.execution.process import WorkerOptions, WorkerProcess, WorkerStartError
 from qruntime.execution.sandbox import Sandbox
 from qruntime.status import RAN_TOO_LONG, JobStatus
@@ -55,6 +59,13 @@ EventCallback = Callable[[WorkerEvent], Awaitable[None] | None]
 """``on_event(event)``: called, and awaited if it returns an awaitable, for each event."""
 
 _RESTART_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+
+
+def threads_per_worker(workers: int) -> int:
+    """The OpenMP threads each of ``workers`` workers gets by default: the workers share the
+    cores, and more threads than that only make them wait on each other (Aer's small circuits
+    gain little from threads anyway)."""
+    return max(1, (os.cpu_count() or 1) // workers)
 
 
 class PoolClosedError(QRuntimeError):
@@ -157,9 +168,7 @@ class WorkerPool:
             start_timeout=start_timeout,
             env=env,
             sandbox=sandbox,
-            # The workers share the cores: more threads than that only make them wait on
-            # each other (Aer's small circuits gain little from threads anyway).
-            threads=max(1, (os.cpu_count() or 1) // size),
+            threads=threads_per_worker(size),
         )
         self._workers: set[_Worker] = set()
         self._idle: deque[_Worker] = deque()

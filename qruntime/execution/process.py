@@ -32,7 +32,7 @@ from qruntime.execution.messages import (
     WorkerMessage,
     parse_worker_message,
 )
-from qruntime.execution.sandbox import SANDBOX_TMP, Sandbox
+from qruntime.execution.sandbox import Sandbox
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ _INHERITED_ENV = {
 _INHERITED_ENV_PREFIXES = ("LC_", "OMP_", "OPENBLAS_", "MKL_")
 # Aer's OpenMP threads otherwise spin for a while after each parallel region, taking the cores
 # the server and the other workers need between a job's small circuits.
-_DEFAULT_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
+WORKER_DEFAULT_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
 
 
 class WorkerStartError(QRuntimeError):
@@ -103,13 +103,11 @@ class WorkerOptions:
         if self.env is not None:
             env = dict(self.env)
         else:
-            env = _DEFAULT_ENV | {
+            env = WORKER_DEFAULT_ENV | {
                 name: value
                 for name, value in os.environ.items()
                 if name in _INHERITED_ENV or name.startswith(_INHERITED_ENV_PREFIXES)
             }
-        if self.sandbox is not None:
-            env |= {"HOME": SANDBOX_TMP, "TMPDIR": SANDBOX_TMP}
         if self.threads is not None:
             env.setdefault("OMP_NUM_THREADS", str(self.threads))
         return env

@@ -97,9 +97,8 @@ class Sandbox:
         *,
         max_processes: int = DEFAULT_MAX_PROCESSES,
         tmp_bytes: int = DEFAULT_TMP_BYTES,
-        check: bool = True,
     ) -> Sandbox:
-        """A sandbox for this Python and qruntime, tried once (``check``) before it is returned.
+        """A sandbox for this Python and qruntime, tried once before it is returned.
 
         Raises:
             SandboxUnavailable: ``bwrap`` is not installed, or could not start Python inside.
@@ -118,8 +117,7 @@ class Sandbox:
             max_processes=max_processes,
             tmp_bytes=tmp_bytes,
         )
-        if check:
-            sandbox.check()
+        sandbox.check()
         return sandbox
 
     def wrap(self, command: Sequence[str]) -> list[str]:

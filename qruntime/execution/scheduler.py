@@ -105,7 +105,6 @@ class Scheduler:
         self._running: dict[str, _Running] = {}
         self._queue: dict[int, dict[str, QueuedJob]] = {}  # instance -> its jobs, FIFO
         self._simulators: dict[str, bool] = {}
-        self._interim: dict[str, InterimWriter] = {}  # running job -> its interim results
         self._handed_in: set[str] = set()
         self._queue_read_at = -math.inf
         self._usage: dict[int, float] = {}
@@ -328,9 +327,10 @@ class Scheduler:
 
     async def _run(self, entry: _Running) -> None:
         job = entry.job
+        interim = InterimWriter(self._store, self._events, job.id)
         try:
-            outcome = await self._execute(job, entry.simulator)
-            await self._finish(job.id, outcome)
+            outcome = await self._execute(job, entry.simulator, interim)
+            await self._finish(job.id, outcome, interim.count)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -338,13 +338,14 @@ class Scheduler:
             await self._finish(
                 job.id,
                 JobOutcome(job.id, JobStatus.FAILED, error=f"the runtime failed to run it: {exc}"),
+                interim.count,
             )
         finally:
             self._running.pop(job.id, None)
             self._hold_for_session(job)  # the idle time counts from the end of its last job
             self._wake.set()
 
-    async def _execute(self, job: Job, simulator: bool) -> JobOutcome:
+    async def _execute(self, job: Job, simulator: bool, interim: InterimWriter) -> JobOutcome:
         program = await offload(self._store.get_program, job.program_id)
         request = JobRequest(
             job_id=job.id,
@@ -359,8 +360,6 @@ class Scheduler:
             instance = await offload(self._store.instance, job.instance_id)
             limit = _max_execution_time(program, instance, simulator)
 
-        interim = self._interim[job.id] = InterimWriter(self._store, self._events, job.id)
-
         async def on_event(event: WorkerEvent) -> None:
             if isinstance(event, InterimResult):
                 await interim.add(event.payload)
@@ -372,7 +371,9 @@ class Scheduler:
         finally:
             await interim.flush()  # all of them stored before the job's end is
 
-    async def _finish(self, job_id: str, outcome: JobOutcome) -> None:
+    async def _finish(self, job_id: str, outcome: JobOutcome, interim_count: int) -> None:
+        """Store how the job ended, then tell its streams (``interim_count``: the interim
+        results stored)."""
         error = outcome.error
         if outcome.traceback:
             error = f"{error}\n{outcome.traceback}" if error else outcome.traceback
@@ -391,13 +392,10 @@ class Scheduler:
             )
         except (InvalidTransition, NotFound) as exc:
             logger.warning("job %s: outcome %s not stored: %s", job_id, outcome.status, exc)
-            self._interim.pop(job_id, None)
             self._events.job_ended(job_id)
             return
         # What was stored goes with the news, so streams that have the rest need no read.
         result = outcome.result if outcome.status is JobStatus.COMPLETED else None
-        interim = self._interim.pop(job_id, None)
-        interim_count = 0 if interim is None else interim.count
         self._events.job_ended(job_id, result=result, interim_count=interim_count)
 
 

@@ -45,7 +45,7 @@ from qruntime.execution.messages import (
     Ready,
     Started,
 )
-from qruntime.execution.outcome import OUT_OF_MEMORY
+from qruntime.execution.outcome import CPU_TIME_EXCEEDED, OUT_OF_MEMORY
 from qruntime.program import LoadedProgram, ProgramMetadata, main_of, module_from_source
 from qruntime.programs import builtin_program, builtin_programs
 from qruntime.serialization import decode_inputs, encode
@@ -217,7 +217,7 @@ def _perform(
         return JobFailed(
             job_id,
             f"program {program_id!r} ran past its CPU-time limit ({cpu_seconds:g} s)",
-            reason=confinement.CPU_TIME_EXCEEDED,
+            reason=CPU_TIME_EXCEEDED,
         )
     except InputError as exc:
         return JobFailed(job_id, str(exc))

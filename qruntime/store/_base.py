@@ -13,13 +13,13 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Result
 
 from qruntime.errors import InputError
+from qruntime.settings import DEFAULT_MAX_INTERIM_RESULTS
 from qruntime.store.database import Database
 from qruntime.store.records import Program
 
 Clock = Callable[[], datetime]
 """Returns the current time, tz-aware. Tests inject one to control expiry and run times."""
 
-DEFAULT_MAX_INTERIM_RESULTS = 10_000
 MAX_INTERIM_RESULT_BYTES = 1_048_576
 """The largest interim result a job may publish (its encoded JSON text, UTF-8): 1 MiB."""
 

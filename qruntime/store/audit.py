@@ -7,9 +7,9 @@ Entries are only ever added; nothing in qruntime changes or deletes one.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import or_, select
+from sqlalchemy import String, or_, select
 
 from qruntime.errors import InputError
 from qruntime.store._base import StoreBase
@@ -20,7 +20,10 @@ ADMIN_CLI = "admin-cli"
 """The actor of the ``qruntime admin`` commands, which run on the store without logging in."""
 
 DEFAULT_AUDIT_PAGE = 100
-_MAX_TEXT = {"actor": 200, "target": 300, "client": 100}
+_MAX_TEXT = {
+    name: cast(String, AuditEntryRow.__table__.c[name].type).length
+    for name in ("actor", "target", "client")
+}  # each column's length
 
 
 def _entry(row: AuditEntryRow) -> AuditEntry:

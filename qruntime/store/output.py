@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from qruntime.store._base import StoreBase
@@ -53,10 +53,18 @@ def truncation_mark(cap_bytes: int) -> str:
 
 
 def read_interim_results(
-    session: Session, job_id: str, after_seq: int | None = None
+    session: Session, job_id: str, after_seq: int | None = None, payloads: bool = True
 ) -> list[InterimResult]:
-    """A job's interim results (after ``after_seq``), inside a read the caller holds."""
+    """A job's interim results (after ``after_seq``), inside a read the caller holds. Not
+    ``payloads``: only the latest one's sequence number, with an empty payload (for a stream
+    that follows the results without sending them)."""
     interim = _INTERIM.c
+    if not payloads:
+        latest = select(func.max(interim.seq)).where(interim.job_id == job_id)
+        if after_seq is not None:
+            latest = latest.where(interim.seq > after_seq)
+        seq = session.scalar(latest)
+        return [] if seq is None else [InterimResult(seq, "")]
     query = select(interim.seq, interim.payload).where(interim.job_id == job_id)
     if after_seq is not None:
         query = query.where(interim.seq > after_seq)
@@ -89,7 +97,9 @@ class JobOutput(StoreBase):
         refused: list[str] = []
         kept: list[str] = []
         for payload in payloads:
-            size = len(payload.encode("utf-8", "surrogatepass"))
+            # A character is at most 4 bytes: only text that might be too long is encoded.
+            too_long = len(payload) * 4 > self.max_interim_result_bytes
+            size = len(payload.encode("utf-8", "surrogatepass")) if too_long else 0
             if size > self.max_interim_result_bytes:
                 refused.append(
                     f"job {job_id} published an interim result of {size} bytes; one interim "

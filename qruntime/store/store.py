@@ -8,8 +8,9 @@ from types import TracebackType
 
 from sqlalchemy.engine import URL
 
+from qruntime.settings import DEFAULT_MAX_INTERIM_RESULTS
 from qruntime.store import migrate
-from qruntime.store._base import DEFAULT_MAX_INTERIM_RESULTS, Clock, utc_now
+from qruntime.store._base import Clock, utc_now
 from qruntime.store.audit import Audit
 from qruntime.store.database import Database, sqlite_url
 from qruntime.store.instances import OPEN_INSTANCE, Instances
@@ -68,13 +69,16 @@ class Store(Users, Instances, Programs, Jobs, JobOutput, Audit):
             user, expires_at = found
             return Access(user, self._instances_of(session, user.id), expires_at)
 
-    def job_messages(self, job_id: str, after_seq: int) -> tuple[JobResult, list[InterimResult]]:
+    def job_messages(
+        self, job_id: str, after_seq: int, payloads: bool = True
+    ) -> tuple[JobResult, list[InterimResult]]:
         """What a job's stream sends, in one read: its status, result and owner, and the interim
-        results after ``after_seq``. The status is read first: once it is final, every interim
-        result published before the end is stored too."""
+        results after ``after_seq`` (not ``payloads``: the latest one's number only). The status
+        is read first: once it is final, every interim result published before the end is
+        stored too."""
         with self._db.read() as session:
             outcome = read_job_result(session, job_id)
-            return outcome, read_interim_results(session, job_id, after_seq)
+            return outcome, read_interim_results(session, job_id, after_seq, payloads)
 
     def close(self) -> None:
         """Close the database connections."""

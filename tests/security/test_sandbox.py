@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import subprocess
 import textwrap
 import time
 from collections.abc import Callable, Iterator
@@ -77,13 +78,13 @@ class Server:
         job = self.provider.runtime.run(
             "circuit-runner",
             options={"backend_name": "ibmq_qasm_simulator"},
-            inputs={"circuits": _bell_qasm(), "shots": 256},
+            inputs={"circuits": _bell_circuit(), "shots": 256},
         )
         counts = job.result(timeout=120)["results"][0]["data"]["counts"]
         assert sum(counts.values()) == 256
 
 
-def _bell_qasm() -> Any:
+def _bell_circuit() -> Any:
     from qiskit import QuantumCircuit
 
     bell = QuantumCircuit(2)
@@ -98,13 +99,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir = tmp_path_factory.mktemp("sandboxed")
     token = create_user(data_dir, "mallory", "evil/premium/main")
     secret = secrets.token_hex(16)
-    os.environ["QRUNTIME_TEST_SERVER_SECRET"] = secret  # the server inherits it; workers must not
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("QRUNTIME_TEST_SERVER_SECRET", secret)  # the server has it; workers must not
         process, url = start_server(
             data_dir, extra=("--job-cpu-time", str(JOB_CPU_SECONDS), "--worker-memory", "6")
         )
-    finally:
-        del os.environ["QRUNTIME_TEST_SERVER_SECRET"]
     provider = RuntimeProvider(url, token, verify=data_dir / "tls" / "cert.pem")
     try:
         yield Server(url, data_dir, provider, secret)
@@ -331,16 +330,7 @@ def test_running_past_the_max_execution_time_is_cancelled(server: Server) -> Non
 def test_serve_refuses_uploaded_programs_without_bubblewrap(tmp_path: Path) -> None:
     """Without bwrap on PATH, uploaded programs are refused unless --allow-unsandboxed."""
     token = create_user(tmp_path, "alice", "test/premium/main")
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    python_bin = Path(qruntime_command()[0]).parent
-    os.environ["QRUNTIME_TEST_PATH"] = os.environ["PATH"]
-    os.environ["PATH"] = f"{python_bin}:{bin_dir}"  # no bwrap there
-    try:
-        assert shutil.which("bwrap") is None
-        process, url = start_server(tmp_path, workers=1)
-    finally:
-        os.environ["PATH"] = os.environ.pop("QRUNTIME_TEST_PATH")
+    process, url = _start_without_bubblewrap(tmp_path)
     try:
         with RuntimeProvider(url, token, verify=tmp_path / "tls" / "cert.pem") as provider:
             program_id = provider.runtime.upload_program(
@@ -359,6 +349,14 @@ def test_serve_refuses_uploaded_programs_without_bubblewrap(tmp_path: Path) -> N
     finally:
         process.send_signal(2)
         process.wait(timeout=60)
+
+
+def _start_without_bubblewrap(data_dir: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
+    """A server (one worker) whose PATH holds only this Python's scripts: no bwrap."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PATH", str(Path(qruntime_command()[0]).parent))
+        assert shutil.which("bwrap") is None
+        return start_server(data_dir, workers=1, extra=extra)
 
 
 def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
@@ -384,13 +382,7 @@ def _processes_of(uid: int) -> int:
 def test_allow_unsandboxed_runs_uploaded_programs_unconfined(tmp_path: Path) -> None:
     """--allow-unsandboxed: the operator's choice, announced in red; the program then runs."""
     token = create_user(tmp_path, "alice", "test/premium/main")
-    python_bin = Path(qruntime_command()[0]).parent
-    saved = os.environ["PATH"]
-    os.environ["PATH"] = str(python_bin)  # no bwrap there
-    try:
-        process, url = start_server(tmp_path, workers=1, extra=("--allow-unsandboxed",))
-    finally:
-        os.environ["PATH"] = saved
+    process, url = _start_without_bubblewrap(tmp_path, "--allow-unsandboxed")
     try:
         with RuntimeProvider(url, token, verify=tmp_path / "tls" / "cert.pem") as provider:
             program_id = provider.runtime.upload_program(

@@ -59,8 +59,9 @@ def router(context: ServiceContext) -> APIRouter:
         with context.events.subscribe(job_id) as subscription:
             try:
                 caller = await context.callers.authenticate(websocket)
+                interim = websocket.url.query != FINAL_ONLY_QUERY
                 try:
-                    first = await blocking(context.store.job_messages, job_id, -1)
+                    first = await blocking(context.store.job_messages, job_id, -1, interim)
                 except NotFound:
                     raise job_not_found(job_id) from None
                 check_visible(first[0].owner_id, first[0].instance_id, job_id, caller)
@@ -71,7 +72,6 @@ def router(context: ServiceContext) -> APIRouter:
                 return
             await websocket.send_text(ack(job_id))
             end = StreamEnd()
-            interim = websocket.url.query != FINAL_ONLY_QUERY
             messages = job_messages(
                 context.store, job_id, subscription, end=end, first=first, interim=interim
             )
@@ -115,7 +115,7 @@ async def job_messages(
             if first is not None:
                 (outcome, published), first = first, None
             else:
-                outcome, published = await blocking(store.job_messages, job_id, sent)
+                outcome, published = await blocking(store.job_messages, job_id, sent, interim)
             for result in published:
                 sent = result.seq
                 if interim:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from numbers import Integral, Real
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -18,6 +17,7 @@ from qiskit.quantum_info import Operator, Pauli, PauliList, SparsePauliOp
 from qruntime.algorithms.expectation import Estimate
 from qruntime.algorithms.optimizers import Optimizer, OptionError, load_optimizer
 from qruntime.errors import InputError
+from qruntime.programs.circuit_runner.options import as_int
 
 _OPERATOR_FORMS = (
     "a SparsePauliOp (or the settings of a PauliSumOp, PauliOp or SummedOp that IBM's clients "
@@ -225,14 +225,10 @@ def check_positive_int(value: Any, field: str, default: int) -> int:
     """A whole number of at least 1; None gives ``default``."""
     if value is None:
         return default
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, Real)
-        or not float(value).is_integer()
-        or value < 1
-    ):
+    number = as_int(value)
+    if number is None or number < 1:
         raise InputError(f"{field} must be a whole number at least 1, not {value!r}", field=field)
-    return int(float(value))
+    return number
 
 
 @dataclass(frozen=True)
@@ -251,15 +247,9 @@ class Seeds:
     @classmethod
     def from_input(cls, value: Any) -> Seeds:
         """Seeds from the ``seed`` input: None, or a whole number at least 0."""
-        if value is not None and (
-            isinstance(value, bool)
-            or not isinstance(value, Integral | Real)
-            or not math.isfinite(float(value))
-            or not float(value).is_integer()
-            or value < 0
-        ):
+        seed = None if value is None else as_int(value)
+        if value is not None and (seed is None or seed < 0):
             raise InputError(f"seed must be a whole number at least 0, not {value!r}", field="seed")
-        seed = None if value is None else int(float(value))
         initial, optimizer, simulator = np.random.SeedSequence(seed).spawn(3)
         return cls(
             seed=seed,

@@ -27,9 +27,11 @@ Estimator = Callable[[Sequence[Sample]], Estimate]
 
 @dataclass
 class History:
-    """Every evaluation, in order: its number, point, estimated value and standard deviation."""
+    """Every evaluation, in order: its point, estimated value and standard deviation.
 
-    nfevs: list[int] = field(default_factory=list)
+    Evaluations are numbered from 1 in order, so their numbers are not kept but derived.
+    """
+
     params: list[NDArray[np.float64]] = field(default_factory=list)
     energy: list[float] = field(default_factory=list)
     std: list[float] = field(default_factory=list)
@@ -37,8 +39,8 @@ class History:
     def to_dict(self) -> dict[str, Any]:
         """The history as IBM's qaoa program returned it (``optimizer_history``)."""
         return {
-            "nfevs": list(self.nfevs),
-            "params": [point.copy() for point in self.params],
+            "nfevs": list(range(1, len(self.energy) + 1)),
+            "params": list(self.params),
             "energy": list(self.energy),
             "std": list(self.std),
         }
@@ -74,7 +76,7 @@ class VariationalObjective:
     @property
     def nfev(self) -> int:
         """How many points have been evaluated."""
-        return len(self.history.nfevs)
+        return len(self.history.energy)
 
     def __call__(
         self, points: Sequence[Point], overlaps: Sequence[tuple[Point, Point]] = ()
@@ -108,7 +110,6 @@ class VariationalObjective:
     def record(self, point: NDArray[np.float64], estimate: Estimate) -> None:
         """Keep an evaluation in the history and publish it as ``[nfev, params, mean, std]``."""
         nfev = self.nfev + 1
-        self.history.nfevs.append(nfev)
         self.history.params.append(point.copy())
         self.history.energy.append(estimate.mean)
         self.history.std.append(estimate.std)

@@ -36,18 +36,22 @@ def terms_by_weight(operator: SparsePauliOp) -> dict[int, SparsePauliOp]:
     }
 
 
-def qaoa_circuit(cost: SparsePauliOp, reps: int) -> tuple[QuantumCircuit, tuple[Parameter, ...]]:
+def qaoa_circuit(
+    cost: SparsePauliOp, reps: int, parts: dict[int, SparsePauliOp] | None = None
+) -> tuple[QuantumCircuit, tuple[Parameter, ...]]:
     """The QAOA state ``Π_l exp(-i beta_l ΣX) exp(-i gamma_l C) H^n |0>``, no measurements.
 
     The cost evolution of each layer is one ``PauliEvolutionGate`` per term weight, the
     two-qubit terms first, so that swap strategies can route them as one commuting block. The
     parameters are the ``reps`` mixer angles (beta, named ``β[l]``) then the ``reps`` cost
-    angles (gamma), named and ordered as in Qiskit's ``QAOAAnsatz``.
+    angles (gamma), named and ordered as in Qiskit's ``QAOAAnsatz``. ``parts`` is
+    ``terms_by_weight(cost)`` when the caller has it already.
     """
     num_qubits = cost.num_qubits
     betas = ParameterVector("β", reps)
     gammas = ParameterVector("γ", reps)  # noqa: RUF001 (Qiskit's name for the cost angles)
-    parts = terms_by_weight(cost)
+    if parts is None:
+        parts = terms_by_weight(cost)
     ordered = [parts[w] for w in sorted(parts, key=lambda w: (w != 2, w))]
     circuit = QuantumCircuit(num_qubits, name="qaoa")
     circuit.h(range(num_qubits))

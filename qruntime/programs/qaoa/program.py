@@ -117,7 +117,8 @@ def main(
     mitigate = check_flag(measurement_error_mitigation, "measurement_error_mitigation", False)
     swap = check_flag(use_swap_strategies, "use_swap_strategies", True)
 
-    state, inputs = qaoa_circuit(cost, layers)
+    weights = terms_by_weight(cost)
+    state, inputs = qaoa_circuit(cost, layers, weights)
     measured = state.copy()
     measured.measure_all()
     aux_list = aux_operator_list(aux)
@@ -126,7 +127,6 @@ def main(
 
     line = None
     if swap:
-        weights = terms_by_weight(cost)
         if any(weight > 2 for weight in weights):
             raise InputError(
                 "operator has terms on more than two qubits, which swap strategies cannot "

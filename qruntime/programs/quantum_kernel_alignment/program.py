@@ -13,7 +13,7 @@ are estimated from ``shots`` samples.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from numbers import Integral, Real
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,7 @@ from qruntime.algorithms.kernel import DEFAULT_SHOTS, InitialLayout
 from qruntime.algorithms.svm import check_labels
 from qruntime.errors import InputError
 from qruntime.program import UserMessenger
+from qruntime.programs.circuit_runner.options import as_int
 
 from .alignment import QKA, AlignmentStep
 
@@ -130,12 +131,12 @@ def _initial_parameters(value: Any, feature_map: FeatureMap) -> NDArray[np.float
 
 def _whole(value: Any, field: str, *, minimum: int) -> int:
     # JSON does not tell 2 from 2.0; the spec's "integer" accepts both, and so does this.
-    whole = isinstance(value, Integral) or (isinstance(value, Real) and float(value).is_integer())
-    if isinstance(value, bool) or not whole or value < minimum:
+    number = as_int(value)
+    if number is None or number < minimum:
         raise InputError(
             f"{field} must be a whole number of at least {minimum}; got {value!r}.", field=field
         )
-    return int(value)
+    return number
 
 
 def _penalty(value: Any) -> float:

@@ -22,7 +22,7 @@ from qruntime.server.body import json_body
 from qruntime.server.context import ServiceContext
 from qruntime.server.errors import NotFound, Unauthorized
 from qruntime.server.routes.access import instance_named, may_use_backend, usable_backends
-from qruntime.server.routes.auth import Authenticated, Caller, client_address
+from qruntime.server.routes.auth import Authenticated, Caller, audit, client_address
 from qruntime.server.routes.blocking import blocking
 from qruntime.server.routes.views import hubs_json, iso
 from qruntime.store import Store
@@ -99,13 +99,8 @@ def router(context: ServiceContext) -> APIRouter:
             raise Unauthorized("Login failed: the API token is unknown, revoked or disabled.")
         ttl = context.settings.access_token_ttl
         token = await blocking(store.create_access_token, user.id, ttl)
-        await blocking(
-            store.add_audit_entry,
-            user.name,
-            AuditAction.LOGIN,
-            user.name,
-            {"access_token_ttl": ttl},
-            client_address(request),
+        await audit(
+            store, request, user.name, AuditAction.LOGIN, user.name, {"access_token_ttl": ttl}
         )
         created = iso(datetime.now(UTC))
         return {"id": token, "ttl": ttl, "created": created, "userId": str(user.id)}
@@ -130,9 +125,7 @@ def router(context: ServiceContext) -> APIRouter:
         await blocking(store.revoke_access_token, caller.access_token)
         context.callers.forget(caller.access_token)
         name = caller.user.name
-        await blocking(
-            store.add_audit_entry, name, AuditAction.LOGOUT, name, None, client_address(request)
-        )
+        await audit(store, request, name, AuditAction.LOGOUT, name)
         return Response(status_code=204)
 
     @api.get("/Network")

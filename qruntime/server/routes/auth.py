@@ -13,16 +13,17 @@ a logout through another server) takes effect within that time.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from starlette.requests import HTTPConnection, Request
 
 from qruntime.server.errors import Unauthorized
 from qruntime.server.routes.blocking import blocking
 from qruntime.store import Store
-from qruntime.store.records import Instance, User
+from qruntime.store.records import AuditAction, Instance, User
 
 CALLER_TTL_SECONDS = 1.0
 _MAX_REMEMBERED = 10_000
@@ -57,6 +58,19 @@ def client_address(connection: HTTPConnection) -> str | None:
     """The caller's network address, for the audit log: the peer's (a proxy's, if one is in
     front), since forwarded-for headers can be forged."""
     return connection.client.host if connection.client else None
+
+
+async def audit(
+    store: Store,
+    request: HTTPConnection,
+    actor: str,
+    action: AuditAction,
+    target: str,
+    details: Mapping[str, Any] | None = None,
+) -> None:
+    """Record in the audit log that ``actor`` did ``action`` to ``target``, from where the
+    request came."""
+    await blocking(store.add_audit_entry, actor, action, target, details, client_address(request))
 
 
 class Callers:

@@ -25,7 +25,7 @@ from qruntime.server.routes.access import (
     may_read_source,
     program_not_found,
 )
-from qruntime.server.routes.auth import Authenticated, Caller, client_address
+from qruntime.server.routes.auth import Authenticated, Caller, audit
 from qruntime.server.routes.blocking import blocking
 from qruntime.server.routes.uploads import cost_of, decode_source, upload_metadata
 from qruntime.server.routes.views import program_json
@@ -61,16 +61,10 @@ def router(context: ServiceContext) -> APIRouter:
     def as_json(program: Program, user: User) -> dict[str, Any]:
         return program_json(program, with_data=may_read_source(program, user))
 
-    async def audit(
-        caller: Caller,
-        request: Request,
-        action: AuditAction,
-        program_id: str,
-        **details: Any,
+    async def audit_change(
+        caller: Caller, request: Request, action: AuditAction, program_id: str, **details: Any
     ) -> None:
-        name = caller.user.name
-        client = client_address(request)
-        await blocking(store.add_audit_entry, name, action, program_id, details, client)
+        await audit(store, request, caller.user.name, action, program_id, details)
 
     @programs.get("")
     async def list_programs(
@@ -113,7 +107,7 @@ def router(context: ServiceContext) -> APIRouter:
             max_execution_time=metadata.max_execution_time,
             is_public=metadata.is_public,
         )
-        await audit(
+        await audit_change(
             caller,
             request,
             AuditAction.UPLOAD_PROGRAM,
@@ -132,7 +126,7 @@ def router(context: ServiceContext) -> APIRouter:
         source = decode_source(await request.body())
         await blocking(store.update_program, program_id, source=source)
         size = len(source.encode("utf-8"))
-        await audit(
+        await audit_change(
             caller,
             request,
             AuditAction.UPDATE_PROGRAM,
@@ -160,7 +154,9 @@ def router(context: ServiceContext) -> APIRouter:
         if "name" in changes:
             await blocking(check_name_is_free, store, caller.user, changes["name"], program.id)
         updated = await blocking(store.update_program, program_id, **changes)
-        await audit(caller, request, AuditAction.UPDATE_PROGRAM, program_id, fields=sorted(body))
+        await audit_change(
+            caller, request, AuditAction.UPDATE_PROGRAM, program_id, fields=sorted(body)
+        )
         return as_json(updated, caller.user)
 
     @programs.delete("/{program_id}", status_code=204)
@@ -168,7 +164,9 @@ def router(context: ServiceContext) -> APIRouter:
         """Delete the program; its jobs stay."""
         program = await changeable(program_id, caller.user)
         await blocking(store.delete_program, program_id)
-        await audit(caller, request, AuditAction.DELETE_PROGRAM, program_id, name=program.name)
+        await audit_change(
+            caller, request, AuditAction.DELETE_PROGRAM, program_id, name=program.name
+        )
         return Response(status_code=204)
 
     @programs.put("/{program_id}/public", status_code=204)
@@ -176,7 +174,7 @@ def router(context: ServiceContext) -> APIRouter:
         """Let every user see and run the program."""
         await changeable(program_id, caller.user)
         await blocking(store.set_program_visibility, program_id, True)
-        await audit(caller, request, AuditAction.MAKE_PROGRAM_PUBLIC, program_id)
+        await audit_change(caller, request, AuditAction.MAKE_PROGRAM_PUBLIC, program_id)
         return Response(status_code=204)
 
     @programs.put("/{program_id}/private", status_code=204)
@@ -184,7 +182,7 @@ def router(context: ServiceContext) -> APIRouter:
         """Let only the author see and run the program."""
         await changeable(program_id, caller.user)
         await blocking(store.set_program_visibility, program_id, False)
-        await audit(caller, request, AuditAction.MAKE_PROGRAM_PRIVATE, program_id)
+        await audit_change(caller, request, AuditAction.MAKE_PROGRAM_PRIVATE, program_id)
         return Response(status_code=204)
 
     return programs

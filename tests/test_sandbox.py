@@ -18,7 +18,7 @@ from qruntime.cli import app as cli_app
 from qruntime.execution.messages import JobLimits, JobRequest, ProgramRef
 from qruntime.execution.outcome import CPU_TIME_EXCEEDED
 from qruntime.execution.pool import WorkerPool
-from qruntime.execution.sandbox import Sandbox, SandboxUnavailable
+from qruntime.execution.sandbox import Sandbox, SandboxUnavailable, _python_paths
 from qruntime.settings import Settings
 from qruntime.status import JobStatus
 
@@ -212,3 +212,17 @@ def test_serve_options_set_the_confinement(
     assert done.exit_code == 0, done.output
     (settings,) = seen
     assert {name: getattr(settings, name) for name in expected} == expected
+
+
+def test_python_paths_under_tmp_are_readable_but_tmp_itself_is_not(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A checkout (and its virtual environment) under /tmp is bound inside the sandbox's own
+    /tmp; /tmp itself (a script's directory, say) never covers it."""
+    venv = tmp_path / "checkout" / ".venv" / "lib"
+    venv.mkdir(parents=True)
+    monkeypatch.setattr(sys, "path", [str(tmp_path), str(venv), "/tmp", "/proc/self"])
+    readable = _python_paths()
+    assert venv.resolve() in readable
+    assert Path("/tmp") not in readable
+    assert not any(path.is_relative_to("/proc") for path in readable)

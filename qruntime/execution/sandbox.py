@@ -192,7 +192,10 @@ class Sandbox:
         # make them first, open to the unprivileged user the worker may become.
         made: list[str] = []
         for name in sorted(dirs, key=lambda d: d.count("/")):
-            if not any(name == system or name.startswith(system + "/") for system in _SYSTEM_DIRS):
+            made_already = name == SANDBOX_TMP or any(
+                name == system or name.startswith(system + "/") for system in _SYSTEM_DIRS
+            )
+            if not made_already:
                 made += ["--perms", "0755", "--dir", name]
         tmp = ["--perms", "1777", "--size", str(self.tmp_bytes), "--tmpfs", SANDBOX_TMP]
         return ["--proc", "/proc", "--dev", "/dev", *tmp, *made, *binds]
@@ -210,11 +213,13 @@ def _python_paths() -> tuple[Path, ...]:
     # Not sys.path[0]: the directory of whatever script started the server.
     candidates.update(Path(entry) for entry in sys.path[1:] if entry and Path(entry).is_dir())
     resolved = {path.resolve() for path in candidates if path.exists()}
-    sandbox_own = [Path(name) for name in (SANDBOX_TMP, "/proc", "/dev")]
+    # Nothing over the sandbox's own /tmp, /proc or /dev; a checkout under /tmp is bound
+    # inside its /tmp, read-only.
     resolved -= {
         path
         for path in resolved
-        if any(path.is_relative_to(own) or own.is_relative_to(path) for own in sandbox_own)
+        if Path(SANDBOX_TMP).is_relative_to(path)
+        or any(path.is_relative_to(system) for system in ("/proc", "/dev"))
     }
     return tuple(
         sorted(

@@ -153,7 +153,7 @@ def test_both_paths_run_the_same_vqe(
     assert [timing.circuits for timing in loop.jobs[:-1]] == measured.circuits
     assert measured.circuits[1:] == [2 * 3] * problem.iterations  # ± points, 3 groups
     assert all(timing.aer > 0 and timing.wait > 0 for timing in loop.jobs)
-    assert len(measured.aer) == len(measured.aer_one_thread) == job.batches
+    assert len(measured.aer) == len(measured.aer_bound) == job.batches
     assert job.link is not None
     assert job.link.connections >= 1
     assert loop.link is not None

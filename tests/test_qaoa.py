@@ -13,6 +13,7 @@ from qiskit import QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp, Statevector
 
 from qruntime import RuntimeProvider
+from qruntime.algorithms import expectation
 from qruntime.algorithms.expectation import DiagonalOperator, cvar
 from qruntime.algorithms.optimizers import COBYLA
 from qruntime.errors import InputError
@@ -20,6 +21,7 @@ from qruntime.program import UserMessenger
 from qruntime.programs.qaoa.ansatz import qaoa_circuit
 from qruntime.programs.qaoa.program import main
 from qruntime.programs.qaoa.routing import best_line, route_on_line
+from tests.test_vqe import RunLog
 
 HOUSE = (4, [(0, 1), (1, 2), (2, 3), (3, 0), (0, 2)])
 """A square with one diagonal: the best cuts cut 4 of its 5 edges."""
@@ -44,20 +46,6 @@ def optimal_cuts(num_nodes: int, edges: list[tuple[int, int]]) -> tuple[int, set
     }
     best = max(sizes.values())
     return best, {bits for bits, size in sizes.items() if size == best}
-
-
-class RunLog:
-    """Wraps a backend's ``run`` and keeps the circuits of every call."""
-
-    def __init__(self, backend: Any) -> None:
-        self.batches: list[list[QuantumCircuit]] = []
-        self._run = backend.run
-        backend.run = self.run
-
-    def run(self, circuits: Any, **options: Any) -> Any:
-        batch = [circuits] if isinstance(circuits, QuantumCircuit) else list(circuits)
-        self.batches.append(batch)
-        return self._run(circuits, **options)
 
 
 @pytest.fixture
@@ -209,6 +197,22 @@ def test_diagonal_values_match_the_operator_matrix() -> None:
     assert values == pytest.approx(np.real(np.diag(cost.to_matrix())))
 
 
+@pytest.mark.parametrize("table_entries", [expectation.TABLE_ENTRIES, 0])
+def test_diagonal_values_are_parity_weighted_sums_looked_up_or_computed(
+    monkeypatch: pytest.MonkeyPatch, table_entries: int
+) -> None:
+    """Looked up in a table of every outcome (the default here) or computed per outcome (no
+    table allowed): the same values, also for outcomes with bits above every term's mask."""
+    monkeypatch.setattr(expectation, "TABLE_ENTRIES", table_entries)
+    masks = np.array([0b1, 0b110, 0b1011], dtype=np.int64)
+    coeffs = np.random.default_rng(2).normal(size=3)
+    outcomes = [0, 1, 5, 11, 13, 15, 64 + 3, 1024 + 6]
+    terms = list(zip(masks.tolist(), coeffs.tolist(), strict=True))
+    expected = [0.5 + sum(c * (-1) ** (o & m).bit_count() for m, c in terms) for o in outcomes]
+    values = DiagonalOperator(11, 0.5, masks, coeffs).values(np.array(outcomes, dtype=np.int64))
+    assert values == pytest.approx(expected)
+
+
 def test_cvar_averages_the_lowest_fraction_of_the_distribution() -> None:
     values = np.array([3.0, -1.0, 0.0, 2.0])
     probabilities = np.array([0.1, 0.2, 0.3, 0.4])
@@ -238,7 +242,7 @@ def test_each_step_is_one_backend_run_and_every_evaluation_is_published(
         seed=4,
     )
     # Five steps of two points; the final job measures the cost and both aux operators.
-    assert [len(batch) for batch in log.batches] == [2] * 5 + [3]
+    assert log.circuits == [2] * 5 + [3]
     assert result["circuit_runs"] == 6
     assert [message[0] for message in published] == list(range(1, 12))
     assert result["cost_function_evals"] == 11

@@ -30,6 +30,9 @@ from qruntime.algorithms.optimizers import (
 from qruntime.errors import InputError
 from qruntime.local import run_program
 from qruntime.program import UserMessenger
+from qruntime.programs._variational.circuits import build_sampler
+from qruntime.programs._variational.inputs import Seeds
+from qruntime.programs._variational.sampler import CircuitSampler
 from qruntime.programs.vqe.program import main
 from qruntime.serialization import decode_value, round_trip
 
@@ -81,9 +84,11 @@ def exact_energy(ansatz: QuantumCircuit, point: Any, operator: SparsePauliOp) ->
 
 
 class RunLog:
-    """Wraps a backend's ``run`` and keeps the number of circuits of every call."""
+    """Wraps a backend's ``run`` and keeps every call's circuits and its number of experiments
+    (a circuit with Aer's ``parameter_binds`` runs once for each set of values)."""
 
     def __init__(self, backend: Any) -> None:
+        self.batches: list[list[QuantumCircuit]] = []
         self.circuits: list[int] = []
         self.qubits_used: list[set[int]] = []
         self._run = backend.run
@@ -91,7 +96,11 @@ class RunLog:
 
     def run(self, circuits: Any, **options: Any) -> Any:
         batch = [circuits] if isinstance(circuits, QuantumCircuit) else list(circuits)
-        self.circuits.append(len(batch))
+        self.batches.append(batch)
+        binds = options.get("parameter_binds") or [{}] * len(batch)
+        self.circuits.append(
+            sum(max((len(values) for values in bind.values()), default=1) for bind in binds)
+        )
         self.qubits_used.append(
             {
                 circuit.find_bit(qubit).index
@@ -346,6 +355,69 @@ def test_blocking_checks_each_candidate_within_the_next_steps_run(
     assert all(circuits in (4, 6) for circuits in steps)
     assert log.circuits[6:] in ([2, 2], [2])
     assert result["cost_function_evals"] == sum(log.circuits) // 2
+
+
+class BindsHere:
+    """A backend that is not Aer: it takes bound circuits only, and runs them on ``backend``."""
+
+    def __init__(self, backend: Any) -> None:
+        self.name = backend.name
+        self.max_circuits = backend.max_circuits
+        self.circuits: list[QuantumCircuit] = []
+        self._backend = backend
+
+    def run(self, circuits: list[QuantumCircuit], **options: Any) -> Any:
+        assert "parameter_binds" not in options
+        assert all(not circuit.parameters for circuit in circuits)
+        self.circuits += circuits
+        return self._backend.run(circuits, **options)
+
+
+def test_aer_binds_the_values_and_any_backend_gets_the_same_samples_in_request_order(
+    simulator: Callable[[], Any],
+) -> None:
+    ansatz = real_amplitudes(2, reps=1)  # RY layer, CX, RY layer
+    measured = ansatz.measure_all(inplace=False)
+    flipped = ansatz.copy()
+    flipped.x([0, 1])
+    flipped.measure_all()
+    fixed = QuantumCircuit(2)
+    fixed.x(1)
+    fixed.measure_all()
+    unbound = [
+        (measured, tuple(ansatz.parameters)),
+        (flipped, tuple(ansatz.parameters)),
+        (fixed, ()),
+    ]
+    backend = simulator()
+    log = RunLog(backend)
+    on_aer = build_sampler(
+        backend, unbound, shots=100, seeds=Seeds.from_input(3), mitigate=False,
+        optimization_level=1,
+    )  # fmt: skip
+    elsewhere = BindsHere(simulator())
+    bound_here = CircuitSampler(
+        elsewhere, on_aer.templates, 100, Seeds.from_input(3).simulator, False, None
+    )
+    # Points that prepare |00>, |01> (qubit 0 set) and |10>; requests of both templates mixed.
+    points = [np.zeros(4), np.array([0, 0, np.pi, 0]), np.array([0, 0, 0, np.pi])]
+    none = np.zeros(0)
+    requests = [(1, points[0]), (0, points[1]), (2, none), (0, points[2]), (1, points[1])]
+    requests += [(2, none), (0, points[0])]
+    expected = [3, 1, 2, 2, 2, 2, 0]
+    for sampler in (on_aer, bound_here):
+        samples = sampler.sample(requests)
+        assert [sample.outcomes.tolist() for sample in samples] == [[o] for o in expected]
+    # Aer gets each parameterized template once, with its values to bind, and the circuit
+    # without parameters once for each request of it.
+    assert len(log.batches[0]) == 4
+    assert log.circuits[0] == len(elsewhere.circuits) == len(requests)
+    # Shot noise too: the same seed gives the same samples on both.
+    rng = np.random.default_rng(8)
+    noisy = [(index, rng.uniform(-np.pi, np.pi, 4)) for index in (0, 1, 1, 0, 1)]
+    for first, second in zip(on_aer.sample(noisy), bound_here.sample(noisy), strict=True):
+        assert first.outcomes.tolist() == second.outcomes.tolist()
+        assert first.weights.tolist() == second.weights.tolist()
 
 
 # -- interim results, history, reproducibility ------------------------------------------------

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -68,12 +69,36 @@ class MeasurementGroup:
         return measured
 
 
+TABLE_ENTRIES = 1 << 22
+"""Terms whose value for every outcome takes at most this many signs to compute (outcomes of
+the bits they act on, times terms) get that table computed once, then looked up: an optimizer
+estimates the same terms at every step."""
+
+
 @dataclass(frozen=True)
 class _Terms:
-    """The terms of one operator that a group measures: a clbit mask and a coefficient each."""
+    """Terms of an operator: a clbit mask and a coefficient each."""
 
     masks: NDArray[np.int64]
     coeffs: NDArray[np.float64]
+
+    @cached_property
+    def _table(self) -> NDArray[np.float64] | None:
+        width = int(np.bitwise_or.reduce(self.masks)).bit_length() if self.masks.size else 0
+        if (1 << width) * max(self.masks.size, 1) > TABLE_ENTRIES:
+            return None
+        table: NDArray[np.float64] = _signs(np.arange(1 << width), self.masks).T @ self.coeffs
+        return table
+
+    def values(self, outcomes: NDArray[np.int64]) -> NDArray[np.float64]:
+        """The terms' sum for each outcome: each coefficient, negated when the outcome's bits
+        under its mask have odd parity."""
+        table = self._table
+        if table is None:
+            values: NDArray[np.float64] = _signs(outcomes, self.masks).T @ self.coeffs
+            return values
+        looked_up: NDArray[np.float64] = table[outcomes & (table.size - 1)]
+        return looked_up  # bits above every mask change no sign
 
 
 @dataclass(frozen=True)
@@ -146,7 +171,7 @@ class MeasurementPlan:
             for (outcomes, probabilities), group_terms in zip(distributions, terms, strict=True):
                 if group_terms.coeffs.size == 0:
                     continue
-                values = _signs(outcomes, group_terms.masks).T @ group_terms.coeffs
+                values = group_terms.values(outcomes)
                 group_mean = float(probabilities @ values)
                 mean += group_mean
                 variance += max(float(probabilities @ values**2) - group_mean**2, 0.0)
@@ -185,11 +210,13 @@ class DiagonalOperator:
             np.array(coeffs, dtype=float),
         )
 
+    @cached_property
+    def _terms(self) -> _Terms:
+        return _Terms(self.masks, self.coeffs)
+
     def values(self, outcomes: NDArray[np.int64]) -> NDArray[np.float64]:
         """The operator's value for each outcome (bit ``q`` of an outcome = qubit ``q``)."""
-        if self.coeffs.size == 0:
-            return np.full(outcomes.shape, self.constant)
-        values: NDArray[np.float64] = self.constant + _signs(outcomes, self.masks).T @ self.coeffs
+        values: NDArray[np.float64] = self.constant + self._terms.values(outcomes)
         return values
 
 

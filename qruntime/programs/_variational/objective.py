@@ -110,10 +110,11 @@ class VariationalObjective:
     def record(self, point: NDArray[np.float64], estimate: Estimate) -> None:
         """Keep an evaluation in the history and publish it as ``[nfev, params, mean, std]``."""
         nfev = self.nfev + 1
-        self.history.params.append(point.copy())
+        params = point.copy()
+        self.history.params.append(params)
         self.history.energy.append(estimate.mean)
         self.history.std.append(estimate.std)
-        self.publish([nfev, point.copy(), estimate.mean, estimate.std])
+        self.publish([nfev, params, estimate.mean, estimate.std])
 
 
 @dataclass(frozen=True)

@@ -186,6 +186,18 @@ def test_the_pool_gives_a_job_its_cpu_allowance() -> None:
     assert pool._with_cpu_limit(given, 10).limits.cpu_seconds == 1
 
 
+def test_only_a_job_whose_worker_is_replaced_after_it_may_get_the_hard_cpu_limit() -> None:
+    program = _uploaded("def main(b, m):\n    pass\n")
+    uploaded = JobRequest("g", program, "{}", "ibmq_qasm_simulator")
+    built_in = JobRequest("h", ProgramRef("hello-world"), "{}", "ibmq_qasm_simulator")
+    assert WorkerPool(1)._with_cpu_limit(uploaded, 10).limits.last_job
+    assert not WorkerPool(1)._with_cpu_limit(built_in, 10).limits.last_job
+    keeps_workers = WorkerPool(1, recycle_after_uploaded=False)
+    assert not keeps_workers._with_cpu_limit(uploaded, 10).limits.last_job
+    sent = WorkerPool(1)._with_cpu_limit(uploaded, 10)
+    assert JobRequest.from_json(sent.to_json()) == sent  # the worker reads what the pool meant
+
+
 @pytest.mark.parametrize(
     ("options", "expected"),
     [

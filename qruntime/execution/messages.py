@@ -37,6 +37,7 @@ class ProtocolError(QRuntimeError):
 # The annotation text of each field type used below (annotations are strings here, see the
 # __future__ import), and the JSON values it admits. Nested messages are parsed by their owner.
 _ADMITS: dict[str, tuple[type, ...]] = {
+    "bool": (bool,),
     "str": (str,),
     "int": (int,),
     "float": (int, float),
@@ -71,7 +72,9 @@ def _build(cls: type[_M], data: dict[str, Any]) -> _M:
             continue
         value = data[f.name]
         admitted = _ADMITS.get(str(f.type))
-        if admitted is not None and (not isinstance(value, admitted) or isinstance(value, bool)):
+        if admitted is not None and (
+            not isinstance(value, admitted) or (isinstance(value, bool) and bool not in admitted)
+        ):
             raise ProtocolError(
                 f"{cls.TYPE!r} message: {f.name!r} must be {f.type}, not {type(value).__name__}"
             )
@@ -189,12 +192,15 @@ class ProgramRef(_Message):
 class JobLimits(_Message):
     """What a job may produce: ``log_bytes`` of log text, ``interim_results`` interim results
     (``None``: no limit). Beyond either, output is dropped and the log says so once.
-    ``cpu_seconds``: the CPU time (all threads together) the job may use; ``None``: no limit."""
+    ``cpu_seconds``: the CPU time (all threads together) the job may use; ``None``: no limit.
+    ``last_job``: the worker is replaced after this job, so the kernel may also be told to kill
+    it past its CPU time (a limit the worker could never lift for the next job)."""
 
     TYPE: ClassVar[str] = "limits"
     log_bytes: int = DEFAULT_LOG_BYTES
     interim_results: int | None = DEFAULT_INTERIM_RESULTS
     cpu_seconds: float | None = None
+    last_job: bool = False
 
     def __post_init__(self) -> None:
         optional = (self.interim_results, self.cpu_seconds)

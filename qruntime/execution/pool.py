@@ -252,16 +252,14 @@ class WorkerPool:
             del self._jobs[job.job_id]
 
     def _with_cpu_limit(self, request: JobRequest, max_execution_time: float | None) -> JobRequest:
-        if request.limits.cpu_seconds is not None:
-            return request
-        seconds = self.job_cpu_seconds
+        seconds = request.limits.cpu_seconds
+        if seconds is None:
+            seconds = self.job_cpu_seconds
         if seconds is None and max_execution_time is not None:
             seconds = max_execution_time * (os.cpu_count() or 1)
-        if seconds is None:
-            return request
-        return dataclasses.replace(
-            request, limits=dataclasses.replace(request.limits, cpu_seconds=seconds)
-        )
+        last_job = self.recycle_after_uploaded and request.program.is_uploaded
+        limits = dataclasses.replace(request.limits, cpu_seconds=seconds, last_job=last_job)
+        return dataclasses.replace(request, limits=limits)
 
     async def cancel(self, job_id: str, reason: str | None = None) -> bool:
         """Stop a job waiting for or running on a worker; it ends ``CANCELLED`` with ``reason``.
@@ -418,7 +416,7 @@ class WorkerPool:
 
     def _unfit_for_more(self, job: _Job) -> bool:
         """Whether the worker that ran ``job`` must not run another."""
-        if self.recycle_after_uploaded and job.request.program.is_uploaded:
+        if job.request.limits.last_job:
             return True
         # After a MemoryError the interpreter may be left half-built (caches, imports).
         ended = job.ended.result() if job.ended.done() else None

@@ -210,7 +210,7 @@ def _perform(
         backend = default_catalogue().get(request.backend)
         check_backend_requirements(program.metadata, backend)
         output.started()
-        with confinement.cpu_time_limit(cpu_seconds, final=request.program.is_uploaded):
+        with confinement.cpu_time_limit(cpu_seconds, final=request.limits.last_job):
             result = invoke(program, backend, inputs, output.interim)
         return JobResult(job_id, result)
     except confinement.CpuTimeExceeded:

@@ -40,7 +40,6 @@ import concurrent.futures
 import contextlib
 import multiprocessing
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,6 +48,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from statistics import median
 from urllib.parse import urlsplit
 
 import psutil  # type: ignore[import-untyped]
@@ -59,27 +59,10 @@ from qruntime.execution.process import WORKER_DEFAULT_ENV
 from qruntime.service import wait_until_healthy
 
 if __package__:
-    from .delay_proxy import ProxyThread, running_proxy
-    from .vqe_paths import (
-        InProcess,
-        JobRun,
-        LoopRun,
-        Problem,
-        measure_in_process,
-        run_client_loop,
-        run_vqe_job,
-    )
+    from . import delay_proxy, vqe_paths
 else:  # run as a script: python benchmarks/io_overhead.py
-    from delay_proxy import ProxyThread, running_proxy  # type: ignore[no-redef,import-not-found]
-    from vqe_paths import (  # type: ignore[no-redef,import-not-found]
-        InProcess,
-        JobRun,
-        LoopRun,
-        Problem,
-        measure_in_process,
-        run_client_loop,
-        run_vqe_job,
-    )
+    import delay_proxy  # type: ignore[no-redef]
+    import vqe_paths  # type: ignore[no-redef]
 
 # -- the service ---------------------------------------------------------------------------------
 
@@ -99,11 +82,13 @@ def pin(server_pid: int, cpus: int) -> set[int]:
     return far
 
 
-def pinned_measure_in_process(problem: Problem, cpus: set[int] | None) -> InProcess:
+def pinned_measure_in_process(
+    problem: vqe_paths.Problem, cpus: set[int] | None
+) -> vqe_paths.InProcess:
     """(c) in its own process, on the workers' CPUs when they are pinned."""
     if cpus:
         os.sched_setaffinity(0, cpus)
-    return measure_in_process(problem)
+    return vqe_paths.measure_in_process(problem)
 
 
 def start_server(data_dir: Path, workers: int) -> tuple[subprocess.Popen[str], str]:
@@ -181,34 +166,30 @@ class Link:
 
     name: str
     provider: RuntimeProvider
-    proxy: ProxyThread | None
-    jobs: list[JobRun] = field(default_factory=list)
-    loops: list[LoopRun] = field(default_factory=list)
+    proxy: delay_proxy.ProxyThread | None
+    jobs: list[vqe_paths.JobRun] = field(default_factory=list)
+    loops: list[vqe_paths.LoopRun] = field(default_factory=list)
     job_cpu: list[CpuTimes] = field(default_factory=list)
     loop_cpu: list[CpuTimes] = field(default_factory=list)
 
-    def measure(self, problem: Problem, meter: CpuMeter) -> None:
+    def measure(self, problem: vqe_paths.Problem, meter: CpuMeter) -> None:
         """Run (a), then (b), keeping their times and CPU times."""
         before = meter.read()
-        self.jobs.append(run_vqe_job(self.provider, problem, self.proxy))
+        self.jobs.append(vqe_paths.run_vqe_job(self.provider, problem, self.proxy))
         middle = meter.read()
-        self.loops.append(run_client_loop(self.provider, problem, self.proxy))
+        self.loops.append(vqe_paths.run_client_loop(self.provider, problem, self.proxy))
         self.job_cpu.append(middle - before)
         self.loop_cpu.append(meter.read() - middle)
 
 
-def warm_up(link: Link, problem: Problem) -> None:
+def warm_up(link: Link, problem: vqe_paths.Problem) -> None:
     """Both paths once, briefly: connections, the workers' and this process's pass managers."""
     short = replace(problem, iterations=2)
-    run_vqe_job(link.provider, short)
-    run_client_loop(link.provider, short)
+    vqe_paths.run_vqe_job(link.provider, short)
+    vqe_paths.run_client_loop(link.provider, short)
 
 
 # -- the report ----------------------------------------------------------------------------------
-
-
-def median(values: Sequence[float]) -> float:
-    return statistics.median(values)
 
 
 def median_cpu(times: Sequence[CpuTimes]) -> CpuTimes:
@@ -219,7 +200,7 @@ def median_cpu(times: Sequence[CpuTimes]) -> CpuTimes:
     )
 
 
-def typical(loops: Sequence[LoopRun]) -> LoopRun:
+def typical(loops: Sequence[vqe_paths.LoopRun]) -> vqe_paths.LoopRun:
     """The run of (b) whose wall time is the median (the upper one of an even number)."""
     return sorted(loops, key=lambda loop: loop.wall)[len(loops) // 2]
 
@@ -229,7 +210,9 @@ def goal(value: float, target: float, at_least: bool) -> str:
     return f"{'>=' if at_least else '<='} {target:g}: {'met' if met else 'NOT met'}"
 
 
-def report(problem: Problem, links: list[Link], measured: list[InProcess], delay: float) -> None:
+def report(
+    problem: vqe_paths.Problem, links: list[Link], measured: list[vqe_paths.InProcess], delay: float
+) -> None:
     """Print the table and where each side's time goes (medians over the repeats)."""
     print(f"\n{problem.describe()}")
     print(
@@ -327,7 +310,7 @@ def report_loop(links: list[Link], delay: float) -> None:
             )
 
 
-def report_inside(links: list[Link], measured: list[InProcess]) -> None:
+def report_inside(links: list[Link], measured: list[vqe_paths.InProcess]) -> None:
     """The vqe job's optimizer against its batches run directly on Aer, (c)."""
     first = measured[0]
     print(
@@ -370,7 +353,7 @@ def load_average() -> str:
 
 def run(args: argparse.Namespace) -> None:
     """Start the server (and proxy), measure every side ``args.repeat`` times, report."""
-    problem = Problem(iterations=args.iterations, shots=args.shots)
+    problem = vqe_paths.Problem(iterations=args.iterations, shots=args.shots)
     delay = args.delay_ms / 1000
     # The workers run Aer with OpenMP threads that sleep between parallel regions; (c), in a
     # process spawned from this one, does the same. The server and its workers inherit OMP_*.
@@ -400,7 +383,9 @@ def run(args: argparse.Namespace) -> None:
             server = urlsplit(url)
             assert server.hostname is not None
             assert server.port is not None
-            proxy = stack.enter_context(running_proxy(server.hostname, server.port, delay))
+            proxy = stack.enter_context(
+                delay_proxy.running_proxy(server.hostname, server.port, delay)
+            )
             proxied = f"https://{server.hostname}:{proxy.port}"
             provider = stack.enter_context(RuntimeProvider(proxied, token, cafile))
             links.append(Link(f"{args.delay_ms:g} ms each way", provider, proxy))

@@ -77,7 +77,7 @@ def main() -> None:
         optimization_level=1,
     )  # the vqe program's own transpiled circuits
     circuits = [template.circuit for template in sampler.templates]
-    width = problem.ansatz().num_parameters
+    width = ansatz.num_parameters
     rng = np.random.default_rng(problem.seed)
 
     print(

@@ -255,6 +255,11 @@ def link_stats(proxy: ProxyThread | None) -> LinkStats | None:
     return None if proxy is None else proxy.stats
 
 
+def link_since(before: LinkStats | None, proxy: ProxyThread | None) -> LinkStats | None:
+    """The proxy's counts since ``before`` (its :func:`link_stats`), or None on loopback."""
+    return None if before is None or proxy is None else proxy.stats - before
+
+
 def run_vqe_job(
     provider: RuntimeProvider, problem: Problem, proxy: ProxyThread | None = None
 ) -> JobRun:
@@ -266,7 +271,7 @@ def run_vqe_job(
     )
     result = job.result(timeout=JOB_TIMEOUT)
     wall = time.perf_counter() - begin
-    after = link_stats(proxy)
+    link = link_since(before, proxy)
     return JobRun(
         wall=wall,
         optimizer_time=float(result["optimizer_time"]),
@@ -274,7 +279,7 @@ def run_vqe_job(
         std=float(result["eigenvalue_std"]),
         batches=int(result["circuit_runs"]) - 1,  # the last run is the final evaluation
         interim_results=int(result["cost_function_evals"]),  # one for each
-        link=None if before is None or after is None else after - before,
+        link=link,
     )
 
 
@@ -288,13 +293,13 @@ def run_client_loop(
     begin = time.perf_counter()
     result = vqe_main(backend, history, **problem.inputs())
     wall = time.perf_counter() - begin
-    after = link_stats(proxy)
+    link = link_since(before, proxy)
     return LoopRun(
         wall=wall,
         energy=float(result["optimal_value"]),
         std=float(result["eigenvalue_std"]),
         jobs=backend.jobs,
-        link=None if before is None or after is None else after - before,
+        link=link,
     )
 
 

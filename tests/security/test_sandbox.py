@@ -7,10 +7,10 @@ rather than skip where it is missing).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
-import subprocess
 import textwrap
 import time
 from collections.abc import Callable, Iterator
@@ -329,34 +329,35 @@ def test_running_past_the_max_execution_time_is_cancelled(server: Server) -> Non
 
 def test_serve_refuses_uploaded_programs_without_bubblewrap(tmp_path: Path) -> None:
     """Without bwrap on PATH, uploaded programs are refused unless --allow-unsandboxed."""
-    token = create_user(tmp_path, "alice", "test/premium/main")
-    process, url = _start_without_bubblewrap(tmp_path)
-    try:
-        with RuntimeProvider(url, token, verify=tmp_path / "tls" / "cert.pem") as provider:
-            program_id = provider.runtime.upload_program(
-                data="def main(backend, user_messenger):\n    return 1\n",
-                metadata={"name": "harmless"},
-            )
-            with pytest.raises(NotAuthorizedError) as refused:
-                provider.runtime.run(program_id, options={"backend_name": "ibmq_qasm_simulator"})
-            assert refused.value.status_code == 403
-            assert "bubblewrap is not installed" in str(refused.value)
-            assert "--allow-unsandboxed" in str(refused.value)
-            hello = provider.runtime.run(
-                "hello-world", options={"backend_name": "ibmq_qasm_simulator"}
-            )
-            assert hello.result(timeout=120) == "All done!"
-    finally:
-        process.send_signal(2)
-        process.wait(timeout=60)
+    with _served_without_bubblewrap(tmp_path) as provider:
+        program_id = provider.runtime.upload_program(
+            data="def main(backend, user_messenger):\n    return 1\n",
+            metadata={"name": "harmless"},
+        )
+        with pytest.raises(NotAuthorizedError) as refused:
+            provider.runtime.run(program_id, options={"backend_name": "ibmq_qasm_simulator"})
+        assert refused.value.status_code == 403
+        assert "bubblewrap is not installed" in str(refused.value)
+        assert "--allow-unsandboxed" in str(refused.value)
+        hello = provider.runtime.run("hello-world", options={"backend_name": "ibmq_qasm_simulator"})
+        assert hello.result(timeout=120) == "All done!"
 
 
-def _start_without_bubblewrap(data_dir: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
-    """A server (one worker) whose PATH holds only this Python's scripts: no bwrap."""
+@contextlib.contextmanager
+def _served_without_bubblewrap(data_dir: Path, *extra: str) -> Iterator[RuntimeProvider]:
+    """A user's provider on a server (one worker) whose PATH holds only this Python's scripts:
+    no bwrap. The server is stopped on leaving."""
+    token = create_user(data_dir, "alice", "test/premium/main")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PATH", str(Path(qruntime_command()[0]).parent))
         assert shutil.which("bwrap") is None
-        return start_server(data_dir, workers=1, extra=extra)
+        process, url = start_server(data_dir, workers=1, extra=extra)
+    try:
+        with RuntimeProvider(url, token, verify=data_dir / "tls" / "cert.pem") as provider:
+            yield provider
+    finally:
+        process.send_signal(2)
+        process.wait(timeout=60)
 
 
 def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
@@ -381,17 +382,11 @@ def _processes_of(uid: int) -> int:
 
 def test_allow_unsandboxed_runs_uploaded_programs_unconfined(tmp_path: Path) -> None:
     """--allow-unsandboxed: the operator's choice, announced in red; the program then runs."""
-    token = create_user(tmp_path, "alice", "test/premium/main")
-    process, url = _start_without_bubblewrap(tmp_path, "--allow-unsandboxed")
-    try:
-        with RuntimeProvider(url, token, verify=tmp_path / "tls" / "cert.pem") as provider:
-            program_id = provider.runtime.upload_program(
-                data="import os\ndef main(backend, user_messenger):\n    return os.getuid()\n",
-                metadata={"name": "unconfined"},
-            )
-            job = provider.runtime.run(program_id, options={"backend_name": "ibmq_qasm_simulator"})
-            assert job.result(timeout=120) == os.getuid()
-    finally:
-        process.send_signal(2)
-        process.wait(timeout=60)
+    with _served_without_bubblewrap(tmp_path, "--allow-unsandboxed") as provider:
+        program_id = provider.runtime.upload_program(
+            data="import os\ndef main(backend, user_messenger):\n    return os.getuid()\n",
+            metadata={"name": "unconfined"},
+        )
+        job = provider.runtime.run(program_id, options={"backend_name": "ibmq_qasm_simulator"})
+        assert job.result(timeout=120) == os.getuid()
     assert "NO SANDBOX" in (tmp_path / "serve.log").read_text()

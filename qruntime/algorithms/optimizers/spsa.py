@@ -35,6 +35,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qruntime.algorithms.optimizers.base import (
+    Batch,
     BatchObjective,
     Optimizer,
     OptimizerResult,
@@ -279,7 +280,7 @@ class _Run:
 
     def evaluate(
         self, points: Sequence[Point], overlaps: Sequence[tuple[Point, Point]] = ()
-    ) -> Any:
+    ) -> Batch:
         batch = self.objective(points, overlaps)
         self.nfev += len(points)
         return batch

@@ -21,6 +21,8 @@ DEFAULT_RATE_BURST = 2000
 """Submissions a user may make at once on top of the rate: a script that submits a couple of
 thousand jobs in a loop (``benchmarks/service.py`` sends 2000 at about 120 a second) is not
 slowed."""
+DEFAULT_SESSION_IDLE_SECONDS = 300.0
+"""How long a session keeps its device with none of its jobs queued or running."""
 DEFAULT_ACCESS_TOKEN_TTL = 14 * 24 * 3600
 """Seconds an access token lives: two weeks, as IBM's did."""
 DEFAULT_WORKER_PROCESSES = 256
@@ -49,7 +51,7 @@ class Settings(BaseModel):
     database_url: str | None = None
     """SQLAlchemy URL; ``None`` means SQLite in the data dir."""
     workers: int = Field(default=2, ge=1)
-    session_idle_seconds: float = Field(default=300.0, gt=0)
+    session_idle_seconds: float = Field(default=DEFAULT_SESSION_IDLE_SECONDS, gt=0)
     """How long a session keeps its device with none of its jobs queued or running."""
     executor: Literal["local", "ray"] = "local"
     tls: bool = True

@@ -8,21 +8,18 @@ import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from qruntime.backends import BackendCatalogue
 from qruntime.execution.events import JobEvents
-from qruntime.server.app import create_app
 from qruntime.server.context import ServiceContext
 from qruntime.server.errors import Unauthorized
-from qruntime.server.routes import routers
 from qruntime.server.routes.auth import Callers
 from qruntime.service import register_builtin_programs
 from qruntime.settings import Settings
 from qruntime.store import Store
 from tests.test_callers import Clock, request_with
-from tests.test_server_routes import PREMIUM, Service, ThreadJobQueue, error_of
+from tests.test_server_routes import PREMIUM, Service, ThreadJobQueue, error_of, serving
 from tests.test_store import ManualClock
 
 TTL = 600
@@ -44,10 +41,8 @@ async def service(
     events = JobEvents()
     queue = ThreadJobQueue(store, events, catalogue, tmp_path)
     settings = Settings(data_dir=tmp_path / "data", access_token_ttl=TTL)
-    context = ServiceContext(settings, store, catalogue, queue, events)
-    transport = httpx.ASGITransport(app=create_app(routers=routers(context)))
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        yield Service(store, queue, events, settings, client)
+    async with serving(ServiceContext(settings, store, catalogue, queue, events)) as service:
+        yield service
     queue.close()
     store.close()
 

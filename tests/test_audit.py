@@ -18,9 +18,7 @@ from typer.testing import CliRunner
 from qruntime.backends import BackendCatalogue
 from qruntime.cli import app as cli_app
 from qruntime.execution.events import JobEvents
-from qruntime.server.app import create_app
 from qruntime.server.context import ServiceContext
-from qruntime.server.routes import routers
 from qruntime.settings import Settings
 from qruntime.store import ADMIN_CLI, AuditAction, AuditEntry, Store
 from qruntime.store.database import Database
@@ -32,6 +30,7 @@ from tests.test_server_routes import (
     ThreadJobQueue,
     b64,
     open_store,
+    serving,
     submit,
     upload_body,
 )
@@ -141,10 +140,8 @@ async def service(
     queue = ThreadJobQueue(store, events, catalogue, tmp_path)
     queue.hold = True  # jobs are submitted, never run: what they do is not audited
     settings = Settings(data_dir=tmp_path / "data")
-    context = ServiceContext(settings, store, catalogue, queue, events)
-    transport = httpx.ASGITransport(app=create_app(routers=routers(context)))
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        yield Service(store, queue, events, settings, client)
+    async with serving(ServiceContext(settings, store, catalogue, queue, events)) as service:
+        yield service
     queue.close()
     store.close()
 

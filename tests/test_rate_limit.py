@@ -16,11 +16,9 @@ from typer.testing import CliRunner
 from qruntime.backends import BackendCatalogue
 from qruntime.cli import app as cli_app
 from qruntime.execution.events import JobEvents
-from qruntime.server.app import create_app
 from qruntime.server.context import ServiceContext
 from qruntime.server.errors import TooManyRequests
 from qruntime.server.ratelimit import SubmissionRateLimit
-from qruntime.server.routes import routers
 from qruntime.settings import DEFAULT_RATE_BURST, DEFAULT_RATE_LIMIT, Settings
 from tests.test_server_routes import (
     PREMIUM,
@@ -28,6 +26,7 @@ from tests.test_server_routes import (
     ThreadJobQueue,
     error_of,
     open_store,
+    serving,
     submit,
     upload_body,
 )
@@ -129,10 +128,8 @@ def limited(tmp_path: Path, catalogue: BackendCatalogue) -> Iterator[ServiceCont
 
 @pytest.fixture
 async def service(limited: ServiceContext) -> AsyncIterator[Service]:
-    transport = httpx.ASGITransport(app=create_app(routers=routers(limited)))
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        assert isinstance(limited.jobs, ThreadJobQueue)
-        yield Service(limited.store, limited.jobs, limited.events, limited.settings, client)
+    async with serving(limited) as service:
+        yield service
 
 
 def retry_after(response: httpx.Response) -> int:

@@ -13,6 +13,7 @@ import json
 import socket
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -231,29 +232,33 @@ def open_store(database_url: str) -> Store:
     return store
 
 
+@asynccontextmanager
+async def serving(context: ServiceContext, base_url: str = "http://test") -> AsyncIterator[Service]:
+    """The API over ``context``, with an HTTP client that calls it in this process."""
+    assert isinstance(context.jobs, ThreadJobQueue)
+    transport = httpx.ASGITransport(app=create_app(routers=routers(context)))
+    async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
+        yield Service(context.store, context.jobs, context.events, context.settings, client)
+
+
 @pytest.fixture
-def parts(
+def context(
     tmp_path: Path, database_url: str, catalogue: BackendCatalogue
-) -> Iterator[tuple[ServiceContext, Any]]:
+) -> Iterator[ServiceContext]:
     """The service's parts over a SQLite file or a PostgreSQL schema (``database_url``)."""
     store = open_store(database_url)
     events = JobEvents()
     queue = ThreadJobQueue(store, events, catalogue, tmp_path)
     settings = Settings(data_dir=tmp_path / "data")
-    context = ServiceContext(settings, store, catalogue, queue, events)
-    app = create_app(routers=routers(context))
-    yield context, app
+    yield ServiceContext(settings, store, catalogue, queue, events)
     queue.close()
     store.close()
 
 
 @pytest.fixture
-async def service(parts: tuple[ServiceContext, Any]) -> AsyncIterator[Service]:
-    context, app = parts
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        assert isinstance(context.jobs, ThreadJobQueue)
-        yield Service(context.store, context.jobs, context.events, context.settings, client)
+async def service(context: ServiceContext) -> AsyncIterator[Service]:
+    async with serving(context) as service:
+        yield service
 
 
 def b64(source: str) -> str:
@@ -345,10 +350,7 @@ async def test_users_me_points_at_this_server_over_https(service: Service) -> No
     }
 
 
-async def test_users_me_without_tls_keeps_the_request_scheme(
-    parts: tuple[ServiceContext, Any],
-) -> None:
-    context, _ = parts
+async def test_users_me_without_tls_keeps_the_request_scheme(context: ServiceContext) -> None:
     plain = ServiceContext(
         Settings(data_dir=context.settings.data_dir, tls=False),
         context.store,
@@ -356,11 +358,9 @@ async def test_users_me_without_tls_keeps_the_request_scheme(
         context.jobs,
         context.events,
     )
-    transport = httpx.ASGITransport(app=create_app(routers=routers(plain)))
-    async with httpx.AsyncClient(transport=transport, base_url="http://host:8080") as client:
-        assert isinstance(plain.jobs, ThreadJobQueue)
-        service = Service(plain.store, plain.jobs, plain.events, plain.settings, client)
-        response = await client.get("/api/users/me", headers=await service.login_user("ada"))
+    async with serving(plain, "http://host:8080") as service:
+        headers = await service.login_user("ada")
+        response = await service.client.get("/api/users/me", headers=headers)
     assert response.json()["urls"]["services"]["runtime"] == "http://host:8080/runtime"
 
 
@@ -858,8 +858,8 @@ class LiveService:
 
 
 @pytest.fixture
-async def live(parts: tuple[ServiceContext, Any]) -> AsyncIterator[LiveService]:
-    context, app = parts
+async def live(context: ServiceContext) -> AsyncIterator[LiveService]:
+    app = create_app(routers=routers(context))
     queue = context.jobs
     assert isinstance(queue, ThreadJobQueue)
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

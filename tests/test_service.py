@@ -24,7 +24,6 @@ from qruntime.store.records import Job
 from tests.conftest import LiveServer, create_user, start_server
 
 SLEEPER = """\
-import itertools
 import json
 import time
 
@@ -278,7 +277,7 @@ def test_a_session_keeps_its_device_until_closed_or_idle(tmp_path: Path) -> None
 
 def test_an_instance_runs_no_more_jobs_at_once_than_its_max_running(tmp_path: Path) -> None:
     token = create_user(tmp_path, "fay", "capped/group/main")
-    with Store.open(f"sqlite:///{tmp_path / 'qruntime.db'}") as store:
+    with Store.open_in(tmp_path) as store:
         capped = store.get_instance("capped", "group", "main")
         assert capped is not None
         store.set_instance(capped.id, max_running=1)

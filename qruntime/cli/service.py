@@ -14,6 +14,7 @@ from qruntime.settings import (
     DEFAULT_PORT,
     DEFAULT_RATE_BURST,
     DEFAULT_RATE_LIMIT,
+    DEFAULT_SESSION_IDLE_SECONDS,
     DEFAULT_WORKER_MEMORY,
     DEFAULT_WORKER_PROCESSES,
     Settings,
@@ -85,7 +86,7 @@ def serve(
             min=0.001,
             help="Seconds a session keeps its device with none of its jobs queued or running.",
         ),
-    ] = 300.0,
+    ] = DEFAULT_SESSION_IDLE_SECONDS,
     rate_limit: Annotated[
         str,
         typer.Option(
@@ -233,7 +234,8 @@ def create_user(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create a user; print its API token as the last line."""
-    from qruntime.store import AuditAction, Store
+    from qruntime.cli.accounts import audit, opened
+    from qruntime.store import AuditAction
     from qruntime.store.records import Plan
 
     if plan is not None and plan not in ("open", "premium"):
@@ -244,9 +246,7 @@ def create_user(
         if len(parts) != 3 or not all(parts):
             raise typer.BadParameter(f"--instance takes HUB/GROUP/PROJECT, not {text!r}")
         instances.append(tuple(parts))
-    settings = Settings.from_env(data_dir=data_dir, database_url=database_url)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    with Store.open(settings.sqlalchemy_url) as store:
+    with opened(data_dir, database_url) as store:
         user, token = store.create_user(name, is_admin=is_admin)
         names = []
         for hub, group, project in instances:
@@ -256,7 +256,5 @@ def create_user(
             store.add_membership(user.id, existing.id)
             names.append(existing.name)
             out.print(f"{name} belongs to {existing.name} (plan {existing.plan})", highlight=False)
-        from qruntime.cli.accounts import audit
-
         audit(store, AuditAction.CREATE_USER, user.name, instances=names, admin=is_admin)
     print(token)

@@ -61,8 +61,9 @@ class TooManyRequests(APIError):
     """429 with ``Retry-After``: the whole seconds (at least 1) until a retry may succeed."""
 
     def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(429, message, headers={"Retry-After": str(max(1, retry_after))})
-        self.retry_after = max(1, retry_after)
+        retry_after = max(1, retry_after)
+        super().__init__(429, message, headers={"Retry-After": str(retry_after)})
+        self.retry_after = retry_after
 
 
 def error_response(

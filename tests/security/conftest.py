@@ -99,19 +99,15 @@ class Tenants:
     def data_dir(self) -> Path:
         return self.server.data_dir
 
-    @property
-    def database_url(self) -> str:
-        return f"sqlite:///{self.data_dir / 'qruntime.db'}"
-
     def stored_jobs(self) -> dict[str, Job]:
         """Every job in the server's store, by id."""
-        with Store.open(self.database_url) as store:
+        with Store.open_in(self.data_dir) as store:
             jobs, _ = store.list_jobs(limit=10_000)
             return {job.id: job for job in jobs}
 
     def stored_program_ids(self) -> set[str]:
         """The id of every program in the server's store, built-ins included."""
-        with Store.open(self.database_url) as store:
+        with Store.open_in(self.data_dir) as store:
             programs, _ = store.list_programs(None, limit=10_000)
             return {program.id for program in programs}
 

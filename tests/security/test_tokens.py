@@ -118,7 +118,7 @@ def refused_tokens(
     tenants: Tenants, other_server: Account, disabled_user: Account
 ) -> dict[str, str]:
     """Each token the server must refuse, by what it is."""
-    with Store.open(tenants.database_url) as store:
+    with Store.open_in(tenants.data_dir) as store:
         alice = store.user_by_name("alice")
         assert alice is not None
         expired = store.create_access_token(alice.id, 0)
@@ -174,7 +174,7 @@ async def test_a_live_token_is_accepted_both_ways(
 
 def test_a_token_made_by_the_store_is_live_until_it_expires(tenants: Tenants) -> None:
     """Tokens made as the expired one is, but with time left, work: the expiry is what counts."""
-    with Store.open(tenants.database_url) as store:
+    with Store.open_in(tenants.data_dir) as store:
         alice = store.user_by_name("alice")
         assert alice is not None
         token = store.create_access_token(alice.id, 3600)
